@@ -1,0 +1,277 @@
+"""The vote contract: one vote is one unit of an election's asset.
+
+An election authority creates an election, registers how many voters each
+polling station has, mints one unit to each vote-token address (never more
+than a station's registered voters), records anonymous check-ins, opens and
+closes. A voter spends a token by transferring its unit to a candidate
+address, signed with the token key. The tally is the candidates' balances.
+
+Invariant (checked by the test suite at every height): for every election,
+sum of all balances == units minted, and candidate balances == tokens spent.
+
+State keys, all under ``vote/``:
+  e/<election>             election record
+  s/<election>/<station>   {"registered", "minted", "checkins", "spent"}
+  t/<election>/<address>   station id of a minted token
+  b/<election>/<address>   balance (tokens 1 -> 0, candidates count up)
+  k/<election>/<checkin>   1 once a check-in id is used
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from ..encoding import encode, read_int, read_str, require_keys
+from ..errors import (
+    CheckinLimitExceeded,
+    DuplicateCheckin,
+    ElectionClosed,
+    ElectionExists,
+    ElectionNotOpen,
+    MalformedObject,
+    MintLimitExceeded,
+    NotAuthorised,
+    TokenAlreadyMinted,
+    TokenAlreadySpent,
+    TokenNotMinted,
+    UnknownElection,
+    UnknownStation,
+    WrongCandidate,
+    WrongElectionState,
+)
+from ..state import ReadView
+from ..tx import IDENT_RE
+from .base import Contract, ExecContext, register
+
+CANDIDATE_TAG = b"EVOTE-CANDIDATE-V1:"
+MAX_CANDIDATES = 200
+MAX_MINT_BATCH = 1000
+_ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+CREATED, OPEN, CLOSED = "created", "open", "closed"
+
+
+def candidate_address(election: str, candidate: str) -> str:
+    """Address of a candidate: a hash, so no key can ever spend from it."""
+    return hashlib.sha256(CANDIDATE_TAG + encode([election, candidate])).digest()[:20].hex()
+
+
+def _election_key(election: str) -> str:
+    return f"vote/e/{election}"
+
+
+def _station_key(election: str, station: str) -> str:
+    return f"vote/s/{election}/{station}"
+
+
+def _load_election(view: ReadView, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    election = read_str(payload, "election", pattern=IDENT_RE)
+    record = view.get(_election_key(election))
+    if record is None:
+        raise UnknownElection(f"no election {election}", election=election)
+    return election, record
+
+
+def _require_authority(ctx: ExecContext, record: dict[str, Any]) -> None:
+    if ctx.tx.signer.hex() != record["authority"]:
+        raise NotAuthorised("only the election authority may do this", election=record["id"])
+
+
+def _require_open(ctx: ExecContext, record: dict[str, Any]) -> None:
+    if record["status"] == CLOSED or ctx.time >= record["closes_at"]:
+        raise ElectionClosed("the election is closed", election=record["id"])
+    if record["status"] != OPEN or ctx.time < record["opens_at"]:
+        raise ElectionNotOpen("the election is not open", election=record["id"], status=record["status"])
+
+
+def _load_station(ctx: ExecContext, election: str, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    station = read_str(payload, "station", pattern=IDENT_RE)
+    counters = ctx.state.get(_station_key(election, station))
+    if counters is None:
+        raise UnknownStation(f"no station {station} in {election}", election=election, station=station)
+    return station, counters
+
+
+def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
+    require_keys(payload, frozenset({"election", "title", "candidates", "opens_at", "closes_at"}), "payload")
+    election = read_str(payload, "election", pattern=IDENT_RE)
+    title = read_str(payload, "title", max_len=300)
+    opens_at = read_int(payload, "opens_at")
+    closes_at = read_int(payload, "closes_at")
+    if closes_at <= opens_at:
+        raise MalformedObject("closes_at must be after opens_at", field="closes_at")
+    raw = payload["candidates"]
+    if type(raw) is not list or not 1 <= len(raw) <= MAX_CANDIDATES:
+        raise MalformedObject(f"candidates must be a list of 1 to {MAX_CANDIDATES}", field="candidates")
+    candidates = []
+    for item in raw:
+        entry = require_keys(item, frozenset({"id", "name"}), "candidate")
+        cid = read_str(entry, "id", pattern=IDENT_RE)
+        candidates.append({"id": cid, "name": read_str(entry, "name", max_len=200), "address": candidate_address(election, cid)})
+    if len({c["id"] for c in candidates}) != len(candidates):
+        raise MalformedObject("candidate ids must be unique", field="candidates")
+    if not ctx.genesis.is_authority(ctx.tx.signer):
+        raise NotAuthorised("only a genesis authority may create elections")
+    if ctx.state.get(_election_key(election)) is not None:
+        raise ElectionExists(f"election {election} exists", election=election)
+    record = {
+        "id": election,
+        "title": title,
+        "authority": ctx.tx.signer.hex(),
+        "candidates": candidates,
+        "opens_at": opens_at,
+        "closes_at": closes_at,
+        "status": CREATED,
+        "stations": [],
+        "created_at": ctx.height,
+    }
+    ctx.state.put(_election_key(election), record)
+
+
+def _register(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
+    require_keys(payload, frozenset({"election", "station", "voters"}), "payload")
+    election, record = _load_election(ctx.state, payload)
+    station = read_str(payload, "station", pattern=IDENT_RE)
+    voters = read_int(payload, "voters", maximum=100_000_000)
+    _require_authority(ctx, record)
+    if record["status"] != CREATED:
+        raise WrongElectionState("voters can only be registered before opening", election=election)
+    key = _station_key(election, station)
+    counters = ctx.state.get(key)
+    if counters is None:
+        counters = {"registered": 0, "minted": 0, "checkins": 0, "spent": 0}
+        record = dict(record, stations=sorted([*record["stations"], station]))
+        ctx.state.put(_election_key(election), record)
+    if voters < counters["minted"]:
+        raise MintLimitExceeded("cannot register fewer voters than tokens already minted", station=station)
+    ctx.state.put(key, dict(counters, registered=voters))
+
+
+def _mint(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
+    require_keys(payload, frozenset({"election", "station", "tokens"}), "payload")
+    election, record = _load_election(ctx.state, payload)
+    _require_authority(ctx, record)
+    if record["status"] == CLOSED:
+        raise ElectionClosed("no minting after the close", election=election)
+    station, counters = _load_station(ctx, election, payload)
+    tokens = payload["tokens"]
+    if type(tokens) is not list or not 1 <= len(tokens) <= MAX_MINT_BATCH:
+        raise MalformedObject(f"tokens must be a list of 1 to {MAX_MINT_BATCH} addresses", field="tokens")
+    if counters["minted"] + len(tokens) > counters["registered"]:
+        raise MintLimitExceeded(
+            "more tokens than registered voters at this station",
+            station=station, registered=counters["registered"], minted=counters["minted"], requested=len(tokens),
+        )
+    if len(set(tokens)) != len(tokens):
+        raise MalformedObject("duplicate token address in one mint", field="tokens")
+    candidate_addresses = {c["address"] for c in record["candidates"]}
+    state = ctx.state
+    for address in tokens:
+        if type(address) is not str or not _ADDRESS_RE.match(address) or address in candidate_addresses:
+            raise MalformedObject("token addresses must be 40 lowercase hex digits", field="tokens")
+        if state.get(f"vote/t/{election}/{address}") is not None:
+            raise TokenAlreadyMinted("token already minted", address=address)
+    for address in tokens:
+        state.put(f"vote/t/{election}/{address}", station)
+        state.put(f"vote/b/{election}/{address}", 1)
+    state.put(_station_key(election, station), dict(counters, minted=counters["minted"] + len(tokens)))
+
+
+def _open(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
+    require_keys(payload, frozenset({"election"}), "payload")
+    election, record = _load_election(ctx.state, payload)
+    _require_authority(ctx, record)
+    if record["status"] != CREATED:
+        raise WrongElectionState(f"cannot open an election that is {record['status']}", election=election)
+    if ctx.time < record["opens_at"]:
+        raise ElectionNotOpen("the scheduled opening time has not come", election=election, opens_at=record["opens_at"])
+    if ctx.time >= record["closes_at"]:
+        raise ElectionClosed("the scheduled closing time has passed", election=election)
+    ctx.state.put(_election_key(election), dict(record, status=OPEN, opened_at=ctx.height))
+
+
+def _close(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
+    require_keys(payload, frozenset({"election"}), "payload")
+    election, record = _load_election(ctx.state, payload)
+    _require_authority(ctx, record)
+    if record["status"] != OPEN:
+        raise WrongElectionState(f"cannot close an election that is {record['status']}", election=election)
+    ctx.state.put(_election_key(election), dict(record, status=CLOSED, closed_at=ctx.height))
+
+
+def _checkin(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
+    require_keys(payload, frozenset({"election", "station", "checkin"}), "payload")
+    election, record = _load_election(ctx.state, payload)
+    checkin = read_str(payload, "checkin", pattern=_HEX64)
+    _require_authority(ctx, record)
+    _require_open(ctx, record)
+    station, counters = _load_station(ctx, election, payload)
+    key = f"vote/k/{election}/{checkin}"
+    if ctx.state.get(key) is not None:
+        raise DuplicateCheckin("this voter has already checked in", election=election)
+    if counters["checkins"] >= counters["registered"]:
+        raise CheckinLimitExceeded("more check-ins than registered voters", station=station)
+    ctx.state.put(key, 1)
+    ctx.state.put(_station_key(election, station), dict(counters, checkins=counters["checkins"] + 1))
+
+
+def _transfer(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
+    require_keys(payload, frozenset({"election", "to"}), "payload")
+    election, record = _load_election(ctx.state, payload)
+    to = payload["to"]
+    _require_open(ctx, record)
+    if to not in {c["address"] for c in record["candidates"]}:
+        raise WrongCandidate("not a candidate of this election", election=election, to=str(to)[:64])
+    state = ctx.state
+    sender = ctx.tx.sender
+    station = state.get(f"vote/t/{election}/{sender}")
+    if station is None:
+        raise TokenNotMinted("this token was never issued for this election", election=election, address=sender)
+    balance_key = f"vote/b/{election}/{sender}"
+    if state.get(balance_key) != 1:
+        raise TokenAlreadySpent("this token has already voted", election=election, address=sender)
+    state.put(balance_key, 0)
+    to_key = f"vote/b/{election}/{to}"
+    state.put(to_key, state.get(to_key, 0) + 1)
+    counters = state.get(_station_key(election, station))
+    state.put(_station_key(election, station), dict(counters, spent=counters["spent"] + 1))
+
+
+# --- queries -------------------------------------------------------------
+
+
+def _q_election(self: Contract, view: ReadView, args: dict[str, Any]) -> Any:
+    return _load_election(view, args)[1]
+
+
+def _q_tally(self: Contract, view: ReadView, args: dict[str, Any]) -> Any:
+    election, record = _load_election(view, args)
+    candidates = {c["id"]: view.get(f"vote/b/{election}/{c['address']}", 0) for c in record["candidates"]}
+    stations = {s: view.get(_station_key(election, s)) for s in record["stations"]}
+    totals = {name: sum(c[name] for c in stations.values()) for name in ("registered", "minted", "checkins", "spent")}
+    return {"election": election, "status": record["status"], "candidates": candidates, "stations": stations, "totals": totals}
+
+
+def _q_token(self: Contract, view: ReadView, args: dict[str, Any]) -> Any:
+    election, _ = _load_election(view, args)
+    address = read_str(args, "address", pattern=_ADDRESS_RE)
+    station = view.get(f"vote/t/{election}/{address}")
+    return {"minted": station is not None, "station": station, "balance": view.get(f"vote/b/{election}/{address}", 0)}
+
+
+@register
+class VoteContract(Contract):
+    contract_id = "vote"
+    handlers = {
+        "create": _create,
+        "register": _register,
+        "mint": _mint,
+        "open": _open,
+        "checkin": _checkin,
+        "transfer": _transfer,
+        "close": _close,
+    }
+    queries = {"election": _q_election, "tally": _q_tally, "token": _q_token}

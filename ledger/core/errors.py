@@ -1,0 +1,166 @@
+"""Typed errors of the ledger core.
+
+Every rejection the ledger can produce in normal operation is a subclass of
+``LedgerError`` with a stable machine-readable ``code`` and structured
+``detail``. The core knows nothing of HTTP; the web layers map codes to status.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class LedgerError(Exception):
+    """Root of every expected ledger failure."""
+
+    code: ClassVar[str] = "ledger_error"
+
+    def __init__(self, message: str = "", **detail: Any) -> None:
+        super().__init__(message or self.code)
+        self.message = message or self.code
+        self.detail: dict[str, Any] = detail
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "detail": self.detail}
+
+
+# --- encoding -------------------------------------------------------------
+
+
+class EncodingError(LedgerError):
+    code = "encoding_invalid"
+
+
+class NonCanonicalEncoding(EncodingError):
+    code = "encoding_not_canonical"
+
+
+class MalformedObject(EncodingError):
+    """A decoded object has missing, extra or wrongly typed fields."""
+
+    code = "malformed"
+
+
+# --- keys and signatures --------------------------------------------------
+
+
+class CryptoError(LedgerError):
+    code = "crypto_error"
+
+
+class InvalidPublicKey(CryptoError):
+    code = "public_key_invalid"
+
+
+class InvalidSignatureEncoding(CryptoError):
+    code = "signature_malformed"
+
+
+class HighSSignature(InvalidSignatureEncoding):
+    code = "signature_high_s"
+
+
+class BadSignature(CryptoError):
+    code = "signature_invalid"
+
+
+# --- transactions and state -----------------------------------------------
+
+
+class TxRejected(LedgerError):
+    code = "tx_rejected"
+
+
+class WrongChain(TxRejected):
+    code = "wrong_chain"
+
+
+class UnknownContract(TxRejected):
+    code = "unknown_contract"
+
+
+class UnknownTxType(TxRejected):
+    code = "unknown_tx_type"
+
+
+class ContractSourceMismatch(TxRejected):
+    code = "contract_source_mismatch"
+
+
+class TxReplayed(TxRejected):
+    code = "tx_replayed"
+
+
+class NotAuthorised(TxRejected):
+    code = "not_authorised"
+
+
+class UnknownElection(TxRejected):
+    code = "unknown_election"
+
+
+class ElectionExists(TxRejected):
+    code = "election_exists"
+
+
+class ElectionNotOpen(TxRejected):
+    code = "election_not_open"
+
+
+class ElectionClosed(TxRejected):
+    code = "election_closed"
+
+
+class WrongElectionState(TxRejected):
+    code = "election_wrong_state"
+
+
+class UnknownStation(TxRejected):
+    code = "unknown_station"
+
+
+class TokenNotMinted(TxRejected):
+    code = "token_not_minted"
+
+
+class TokenAlreadySpent(TxRejected):
+    code = "token_already_spent"
+
+
+class TokenAlreadyMinted(TxRejected):
+    code = "token_already_minted"
+
+
+class MintLimitExceeded(TxRejected):
+    code = "mint_limit_exceeded"
+
+
+class WrongCandidate(TxRejected):
+    code = "wrong_candidate"
+
+
+class DuplicateCheckin(TxRejected):
+    code = "checkin_duplicate"
+
+
+class CheckinLimitExceeded(TxRejected):
+    code = "checkin_limit_exceeded"
+
+
+class InvalidEvidence(TxRejected):
+    code = "evidence_invalid"
+
+
+# --- blocks and chains ----------------------------------------------------
+
+
+class BlockInvalid(LedgerError):
+    code = "block_invalid"
+
+
+class CertificateInvalid(BlockInvalid):
+    code = "certificate_invalid"
+
+
+class GenesisInvalid(LedgerError):
+    code = "genesis_invalid"
