@@ -10,7 +10,7 @@ place to point at, not just "invalid".
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field as dataclass_field
 from typing import Any
 
 from . import crypto
@@ -28,7 +28,7 @@ class Failure:
     field: str | None = None
     tx_index: int | None = None
     tx: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = dataclass_field(default_factory=dict)
 
     def describe(self) -> str:
         where = f"height {self.height}"
