@@ -1,0 +1,1 @@
+"""Audit: observers' verification, cross-node comparison, recount and export."""

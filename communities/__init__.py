@@ -1,0 +1,1 @@
+"""Communities: hierarchical community polls, proposals and live statistics."""

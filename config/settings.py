@@ -1,0 +1,282 @@
+"""Django settings: the one place that reads the environment (12-factor, embedded defaults).
+
+With no environment at all this gives a working development setup: SQLite under var/,
+an in-memory channel layer, DEBUG on. Production (DJANGO_ENV=production) refuses to start
+without a real SECRET_KEY, with DEBUG on, or without ALLOWED_HOSTS, so a misconfigured
+deploy fails at import instead of serving with a guessable key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+# Read once; everything below derives from this snapshot.
+ENV: dict[str, str] = dict(os.environ)
+
+ENVIRONMENTS = ("development", "production", "test")
+DJANGO_ENV = ENV.get("DJANGO_ENV", "development").strip().lower() or "development"
+if DJANGO_ENV not in ENVIRONMENTS:
+    raise ImproperlyConfigured(
+        f"DJANGO_ENV={DJANGO_ENV!r} is not one of {', '.join(ENVIRONMENTS)}."
+    )
+IS_PRODUCTION = DJANGO_ENV == "production"
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Parse a boolean variable strictly, so a typo like DEBUG=flase is an error, not True."""
+    raw = ENV.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, on/off).")
+
+
+def env_int(name: str, default: int) -> int:
+    """Parse an integer variable with a message that names the variable."""
+    raw = ENV.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from exc
+
+
+def env_list(name: str, default: str) -> list[str]:
+    """Split a comma-separated variable, dropping blanks."""
+    return [item.strip() for item in ENV.get(name, default).split(",") if item.strip()]
+
+
+# --- Core ---------------------------------------------------------------------------------
+
+INSECURE_DEFAULT_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"
+MIN_SECRET_KEY_LENGTH = 50
+
+SECRET_KEY = ENV.get("SECRET_KEY", "").strip() or INSECURE_DEFAULT_SECRET_KEY
+DEBUG = env_bool("DEBUG", default=DJANGO_ENV == "development")
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", "" if IS_PRODUCTION else "localhost,127.0.0.1,[::1],testserver"
+)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+
+
+def validate_production_settings() -> None:
+    """Refuse to start production with settings that would make it insecure; list every problem."""
+    problems: list[str] = []
+    if SECRET_KEY == INSECURE_DEFAULT_SECRET_KEY or SECRET_KEY.startswith("django-insecure"):
+        problems.append("SECRET_KEY is missing or is the insecure development default")
+    elif len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+        problems.append(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the served host names")
+    if problems:
+        raise ImproperlyConfigured(
+            "Refusing to start with DJANGO_ENV=production: "
+            + "; ".join(problems)
+            + ". Generate a key with: python3 -c 'import secrets; print(secrets.token_urlsafe(64))'"
+        )
+
+
+if IS_PRODUCTION:
+    validate_production_settings()
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "ledger",
+    "voting",
+    "kiosk",
+    "mobile_api",
+    "audit",
+    "communities",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------------
+
+# SQLite in WAL mode lets the web process read while a node writes; IMMEDIATE transactions
+# take the write lock up front, so concurrent writers wait (busy timeout) instead of failing.
+SQLITE_OPTIONS: dict[str, Any] = {
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+}
+
+
+def build_default_database() -> dict[str, Any]:
+    """DATABASE_URL if set (PostgreSQL in production), else an embedded SQLite file under var/."""
+    url = ENV.get("DATABASE_URL", "").strip()
+    if url:
+        database: dict[str, Any] = dj_database_url.parse(
+            url, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    else:
+        VAR_DIR.mkdir(exist_ok=True)
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "web.sqlite3"}
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database["OPTIONS"] = {**SQLITE_OPTIONS, **database.get("OPTIONS", {})}
+        database["CONN_MAX_AGE"] = 0
+    return database
+
+
+DATABASES = {"default": build_default_database()}
+
+# --- Channels -----------------------------------------------------------------------------
+
+REDIS_URL = ENV.get("REDIS_URL", "").strip()
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    # Single-process only; fine for the demo and tests, not for several ASGI workers.
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Auth ---------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if DJANGO_ENV == "test":
+    # Deliberately weak hashing: tests create many users and must stay fast.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Internationalisation -----------------------------------------------------------------
+
+LANGUAGE_CODE = "ko"
+LANGUAGES = [("ko", _("Korean")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Seoul"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- REST API -----------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Blockchain e-voting API",
+    "DESCRIPTION": "Mobile voting, observer and ledger endpoints.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Security -----------------------------------------------------------------------------
+
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+if IS_PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    # HSTS is sticky in browsers, so the operator opts in and raises it gradually.
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
+        # Only behind a TLS proxy that always sets this header; otherwise clients could spoof it.
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Logging ------------------------------------------------------------------------------
+
+LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "console": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "console"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+}
+
+# --- Ledger (namespaced app settings; read into a frozen config object by the ledger app) ---
+
+
+def resolve_under_base(raw: str) -> Path:
+    """Interpret relative paths against the repo root so the cwd does not matter."""
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else BASE_DIR / path
+
+
+LEDGER: dict[str, Any] = {
+    # Base URLs of the ledger nodes the web app submits to and reads from.
+    "NODE_URLS": [url.rstrip("/") for url in env_list("LEDGER_NODE_URLS", "http://127.0.0.1:7001")],
+    # Where node databases, keys and genesis files live.
+    "HOME": resolve_under_base(ENV.get("LEDGER_HOME", "var/node")),
+}

@@ -1,0 +1,1 @@
+"""Kiosk: the polling booth: scan, ballot, confirm, receipt."""

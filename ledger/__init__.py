@@ -1,0 +1,1 @@
+"""Ledger: Django glue around ledger.core (storage, node runtime, peer transport, commands)."""

@@ -1,0 +1,1 @@
+"""Mobile API: the phone API: SMS one-time code, anonymous credential, cast, receipt."""

@@ -1,0 +1,18 @@
+"""Suite-wide pytest hooks.
+
+DJANGO_ENV=test is set by `run.py test`: pytest-django imports the settings before any
+conftest.py runs, so setting it here would be too late. The header below shows which
+environment, database and channel layer a run really used (the CI runs it twice).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Print the effective backends so a CI log proves which services were exercised."""
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    layer = settings.CHANNEL_LAYERS["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return [f"project: DJANGO_ENV={settings.DJANGO_ENV} database={engine} channel_layer={layer}"]

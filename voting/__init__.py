@@ -1,0 +1,1 @@
+"""Voting: elections, voter roll, stations and token issuance."""
