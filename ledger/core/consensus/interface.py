@@ -59,15 +59,48 @@ class Application(Protocol):
 
 @dataclass(frozen=True)
 class SignerState:
-    """The last vote/proposal this validator signed; guards against double signing after a crash."""
+    """The last vote/proposal this validator signed; guards against double signing after a crash.
+
+    The lock fields (optional, appended compatibly) carry the Tendermint lock
+    at that height. ``locked_round``/``locked_block``: a validator that forgot
+    its lock after a restart could prevote a conflicting block and help break
+    agreement. ``lock_block``/``lock_votes`` (the block and the 2/3+ prevotes
+    that locked it): without them a restarted validator cannot re-propose or
+    prove its lock, and with one Byzantine peer the height can stall forever
+    (found by the simulator). All appear in ``to_dict`` only while a lock is
+    held, so unlocked states keep the original four-key form;
+    ``SignerState.from_dict(state.to_dict()) == state``.
+    """
 
     height: int
     round: int
     step: int  # 1 proposal, 2 prevote, 3 precommit
     block: str | None  # hex id signed at that step (None = nil)
+    locked_round: int = -1
+    locked_block: str | None = None
+    lock_block: Block | None = None
+    lock_votes: tuple[Vote, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"height": self.height, "round": self.round, "step": self.step, "block": self.block}
+        data: dict[str, Any] = {"height": self.height, "round": self.round, "step": self.step, "block": self.block}
+        if self.locked_round >= 0:
+            data["locked_round"] = self.locked_round
+            data["locked_block"] = self.locked_block
+            if self.lock_block is not None:
+                data["lock_block"] = self.lock_block.to_dict()
+                data["lock_votes"] = [vote.to_dict() for vote in self.lock_votes]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SignerState:
+        """Read the form written by ``to_dict`` (with or without the lock keys)."""
+        block = data.get("lock_block")
+        return cls(
+            data["height"], data["round"], data["step"], data["block"],
+            data.get("locked_round", -1), data.get("locked_block"),
+            Block.from_dict(block) if block is not None else None,
+            tuple(Vote.from_dict(vote) for vote in data.get("lock_votes", ())),
+        )
 
 
 @dataclass(frozen=True)
