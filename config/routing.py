@@ -2,4 +2,8 @@
 
 from django.urls import URLPattern, URLResolver
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from voting.routing import websocket_urlpatterns as voting_websockets
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    *voting_websockets,
+]

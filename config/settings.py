@@ -280,3 +280,24 @@ LEDGER: dict[str, Any] = {
     # Where node databases, keys and genesis files live.
     "HOME": resolve_under_base(ENV.get("LEDGER_HOME", "var/node")),
 }
+
+# --- Voting (issue 4: elections, voter roll, token issuance, officials' UI) ------------------
+
+LOGIN_URL = "voting:sign_in"
+LOGIN_REDIRECT_URL = "voting:election_list"
+LOGOUT_REDIRECT_URL = "voting:sign_in"
+
+VOTING: dict[str, Any] = {
+    # Key of the HMAC-SHA256 that replaces phone numbers and national ids on the roll. Production
+    # must set it (system check voting.E001); changing it makes existing roll hashes unmatchable.
+    "ROLL_HMAC_KEY": ENV.get("VOTING_ROLL_HMAC_KEY", "").strip(),
+    # Processes that render token cards (QR + PDF); 0 means one per CPU core.
+    "ISSUANCE_WORKERS": env_int("VOTING_ISSUANCE_WORKERS", 0),
+    # Seconds to wait for the ledger to commit a transaction before reporting it unavailable.
+    "LEDGER_COMMIT_TIMEOUT_S": env_int("VOTING_LEDGER_COMMIT_TIMEOUT_S", 30),
+}
+# The election authority's P-256 key (PEM); it signs every vote-contract transaction the web app sends.
+LEDGER.setdefault(
+    "AUTHORITY_KEY_FILE",
+    resolve_under_base(ENV.get("LEDGER_AUTHORITY_KEY_FILE", "var/localnet/authority.pem")),
+)

@@ -11,4 +11,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("", include("voting.urls")),
+    path("ledger/", include("ledger.urls")),
 ]

@@ -10,3 +10,6 @@ class LedgerConfig(AppConfig):
     name = "ledger"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("Ledger")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -10,3 +10,6 @@ class VotingConfig(AppConfig):
     name = "voting"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("Voting")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -1,0 +1,79 @@
+"""A one-validator ledger running the real state machine in this process, one block per commit call.
+
+Service tests use it as the gateway's transport: every vote-contract rule (authority,
+mint limits, one check-in per id, open/close) is enforced by the real contract code, only
+the network and consensus are left out. The gateway's own tests use a real node instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ledger.core.contracts import contract_source_sha256, registered_ids
+from ledger.core.crypto import PrivateKey
+from ledger.core.errors import LedgerError
+from ledger.core.genesis import Authority, ContractPin, Genesis, Validator
+from ledger.core.machine import Ledger
+from ledger.core.tx import Transaction
+from voting.errors import LedgerRejected, LedgerUnavailable
+from voting.ledger_gateway import CommitOutcome
+
+CHAIN_ID = "evote-inprocess"
+
+
+class InProcessTransport:
+    """LedgerTransport over an in-memory ``Ledger``; ``offline = True`` simulates an unreachable network."""
+
+    def __init__(self, authority_key: PrivateKey) -> None:
+        validator_key = PrivateKey.generate()
+        self.genesis = Genesis(
+            chain=CHAIN_ID,
+            time=int(time.time() * 1000) - 86_400_000,
+            validators=(Validator("v1", "validator", validator_key.public_key, 1),),
+            authorities=(Authority("commission", "Election commission", authority_key.public_key),),
+            contracts=tuple(ContractPin(cid, contract_source_sha256(cid)) for cid in registered_ids()),
+            params={},
+        )
+        self.ledger = Ledger(self.genesis)
+        self.committed: list[Transaction] = []
+        self.offline = False
+        self.clock_ms: int | None = None  # fixed block time for tests; None = wall clock
+
+    def get_chain_id(self) -> str:
+        return CHAIN_ID
+
+    def _block_time(self) -> int:
+        now = self.clock_ms if self.clock_ms is not None else int(time.time() * 1000)
+        return max(now, self.ledger.head_time + 1)
+
+    def commit(self, txs: Sequence[Transaction], timeout_s: float) -> list[CommitOutcome]:
+        if self.offline:
+            raise LedgerUnavailable(detail={"reason": "offline"})
+        result = self.ledger.build_block(txs, proposer=self.genesis.proposer_for(self.ledger.height + 1, 0).id,
+                                         round=0, time=self._block_time())
+        rejected = {tx.id: exc for tx, exc in result.rejected}
+        if result.pending.block.txs:
+            self.ledger.commit(result.pending)
+            self.committed.extend(result.pending.block.txs)
+        height = self.ledger.height
+        outcomes = []
+        for tx in txs:
+            exc = rejected.get(tx.id)
+            if exc is None:
+                outcomes.append(CommitOutcome(tx.id_hex, True, height))
+            else:
+                outcomes.append(CommitOutcome(tx.id_hex, False, None, exc.code, exc.message))
+        return outcomes
+
+    def query(self, contract: str, name: str, args: dict[str, Any]) -> Any:
+        if self.offline:
+            raise LedgerUnavailable(detail={"reason": "offline"})
+        try:
+            return self.ledger.query(contract, name, args)
+        except LedgerError as exc:
+            raise LedgerRejected(detail={"reason": exc.code, "message": exc.message}) from exc
+
+    def iter_transactions(self, contract: str, tx_type: str) -> Iterable[Transaction]:
+        return [tx for tx in self.committed if tx.contract == contract and tx.type == tx_type]

@@ -1,0 +1,1 @@
+"""Views of the officials' UI: each parses, calls one service or selector, renders."""
