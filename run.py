@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -86,6 +87,21 @@ def run_in_venv(python: Path, args: Sequence[str], env: dict[str, str] | None = 
     return completed.returncode
 
 
+def command_demo(python: Path, demo_args: Sequence[str]) -> int:
+    """Run manage.py demo and wait for it to stop its nodes and web app itself.
+
+    Ctrl-C reaches the demo directly (same terminal process group). If this process died of
+    KeyboardInterrupt instead, subprocess.run would SIGKILL the demo after 0.25 s, before it
+    stopped its children; so SIGINT is swallowed here and SIGTERM is passed on.
+    """
+    say("starting demo: manage.py demo " + " ".join(demo_args))
+    child = subprocess.Popen([str(python), "manage.py", "demo", *demo_args], cwd=ROOT)
+    # Handlers (unlike SIG_IGN) are reset in the child at exec, so the demo still gets Ctrl-C normally.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    return child.wait()
+
+
 def command_test(python: Path, pytest_args: Sequence[str]) -> int:
     """Run pytest; 'no tests collected' counts as failure so a broken selection cannot pass."""
     env = dict(os.environ)
@@ -124,8 +140,7 @@ def main(argv: Sequence[str]) -> int:
     if command == "test":
         return command_test(python, rest)
     if command == "demo":
-        say("starting demo: manage.py demo " + " ".join(rest))
-        return run_in_venv(python, ["manage.py", "demo", *rest])
+        return command_demo(python, rest)
     return run_in_venv(python, ["manage.py", *rest])
 
 
