@@ -15,8 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import crypto
-from .encoding import decode, encode, read_hex, read_int, read_str, require_keys, sha256
-from .errors import CertificateInvalid, MalformedObject
+from .encoding import (
+    decode,
+    encode,
+    encode_unchecked,
+    parse,
+    read_hex,
+    read_int,
+    read_str,
+    require_keys,
+    sha256,
+    validate_canonical,
+)
+from .errors import CertificateInvalid, EncodingError, MalformedObject, NonCanonicalEncoding
 from .genesis import Genesis
 from .merkle import compute_merkle_root
 from .tx import IDENT_RE, Transaction
@@ -27,6 +38,7 @@ VOTE_SIGN_TAG = b"EVOTE-VOTE-V1:"
 VoteKind = Literal["prevote", "precommit"]
 VOTE_KINDS = ("prevote", "precommit")
 
+_BLOCK_FIELDS = frozenset({"header", "txs"})
 _HEADER_FIELDS = frozenset({"v", "chain", "height", "round", "prev", "time", "proposer", "txs", "tx_root", "state_root"})
 
 
@@ -102,14 +114,34 @@ class Block:
 
     @classmethod
     def from_dict(cls, data: Any) -> "Block":
-        obj = require_keys(data, frozenset({"header", "txs"}), "block")
+        obj = require_keys(data, _BLOCK_FIELDS, "block")
         if type(obj["txs"]) is not list:
             raise MalformedObject("txs must be a list", field="txs")
         return cls(BlockHeader.from_dict(obj["header"]), tuple(Transaction.from_dict(t) for t in obj["txs"]))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Block":
-        return cls.from_dict(decode(data))
+        """Decode a block; strictly canonical, like ``from_dict(decode(data))``.
+
+        Hot path: the canonical check encodes the header and each transaction
+        separately and compares their concatenation with ``data``, so each
+        transaction's own bytes are at hand to hash its id (no second encoding).
+        """
+        value = parse(data)  # raises EncodingError for anything but bytes / bytearray
+        data = bytes(data)
+        txs = value.get("txs") if type(value) is dict and value.keys() == _BLOCK_FIELDS else None
+        if type(txs) is not list or not all(type(tx) is dict for tx in txs):
+            return cls.from_dict(decode(data))  # the slow path raises the usual errors
+        validate_canonical(value)
+        try:
+            header_bytes = encode_unchecked(value["header"])
+            tx_bytes = [encode_unchecked(tx) for tx in txs]
+        except UnicodeEncodeError as exc:  # a lone surrogate, written as an escape
+            raise EncodingError("string is not valid Unicode") from exc
+        if b'{"header":' + header_bytes + b',"txs":[' + b",".join(tx_bytes) + b"]}" != data:
+            raise NonCanonicalEncoding("bytes are not in canonical form")
+        header = BlockHeader.from_dict(value["header"])
+        return cls(header, tuple(Transaction.from_canonical(tx, raw) for tx, raw in zip(txs, tx_bytes)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +239,8 @@ class CommitCertificate:
 
     @classmethod
     def from_votes(cls, votes: list[Vote]) -> "CommitCertificate":
+        if not votes:
+            raise ValueError("a certificate needs at least one precommit")
         first = votes[0]
         if first.block is None:
             raise ValueError("a certificate needs precommits for a block, not nil")

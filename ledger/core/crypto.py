@@ -33,6 +33,7 @@ ADDRESS_SIZE = 20
 
 CryptoImpl = Literal["openssl", "ecdsa"]
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_P256 = ec.SECP256R1()
 
 
 def address_of(public_key: bytes) -> str:
@@ -68,7 +69,7 @@ def validate_public_key_bytes(public_key: bytes) -> None:
 @lru_cache(maxsize=4096)
 def _load_openssl_key(public_key: bytes) -> ec.EllipticCurvePublicKey:
     try:
-        return ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
+        return ec.EllipticCurvePublicKey.from_encoded_point(_P256, public_key)
     except ValueError as exc:
         raise InvalidPublicKey("point is not on the P-256 curve") from exc
 

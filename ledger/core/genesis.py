@@ -19,7 +19,7 @@ from .tx import IDENT_RE
 
 GENESIS_VERSION = 1
 _NAME_MAX = 200
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 
 DEFAULT_PARAMS: dict[str, int] = {
     "max_block_txs": 5000,
@@ -121,7 +121,7 @@ class Genesis:
     @classmethod
     def _from_dict(cls, data: Any) -> "Genesis":
         obj = require_keys(data, frozenset({"v", "chain", "time", "validators", "authorities", "contracts", "params"}), "genesis")
-        if obj["v"] != GENESIS_VERSION:
+        if obj["v"] != GENESIS_VERSION or type(obj["v"]) is not int:
             raise GenesisInvalid("unsupported genesis version")
         validators = tuple(_read_validator(v) for v in _read_list(obj, "validators"))
         authorities = tuple(_read_authority(a) for a in _read_list(obj, "authorities"))

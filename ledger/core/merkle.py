@@ -29,11 +29,22 @@ def _root(hashed_leaves: Sequence[bytes]) -> bytes:
 
 
 def compute_merkle_root(leaves: Sequence[bytes]) -> bytes:
-    """Root over the given leaf values (transaction ids)."""
+    """Root over the given leaf values (transaction ids).
+
+    Level by level, carrying an odd last node up unchanged: the same tree as the
+    recursive RFC 6962 definition (split at the largest power of two below n), without
+    recursion or list slicing. ``_root`` below is the recursive form, used for proofs.
+    """
     if not leaves:
         return EMPTY_ROOT
     sha = hashlib.sha256
-    return _root([sha(b"\x00" + leaf).digest() for leaf in leaves])
+    level = [sha(b"\x00" + leaf).digest() for leaf in leaves]
+    while len(level) > 1:
+        paired = [sha(b"\x01" + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 def compute_merkle_proof(leaves: Sequence[bytes], index: int) -> list[tuple[str, bytes]]:

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .encoding import encode
+from .encoding import MAX_SAFE_INT, encode, encode_unchecked, validate_canonical
 
 STATE_TAG = b"EVOTE-STATE-V1:"
 _MISSING = object()
@@ -27,8 +27,25 @@ _MISSING = object()
 def compute_state_root(prev_root: bytes, writes: Mapping[str, Any]) -> bytes:
     """Next state root from the previous one and a block's final write-set."""
     items = [[key, writes[key]] for key in sorted(writes)]
-    digest = hashlib.sha256(encode(items)).digest()
+    digest = hashlib.sha256(_encode_write_set(items)).digest()
     return hashlib.sha256(STATE_TAG + prev_root + digest).digest()
+
+
+def _encode_write_set(items: list[list[Any]]) -> bytes:
+    """``encode(items)``, checking only what can be wrong: most values are small integers.
+
+    Any doubt (a non-string key, a lone surrogate) goes through ``encode``, which raises
+    the same EncodingError as before.
+    """
+    for key, value in items:
+        if type(key) is not str:
+            return encode(items)
+        if type(value) is not int or not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            validate_canonical(value, 2)
+    try:
+        return encode_unchecked(items)
+    except UnicodeEncodeError:
+        return encode(items)
 
 
 class ReadView:
@@ -53,12 +70,24 @@ class Overlay(ReadView):
         super().__init__(data if data is not None else {})
         self.parent = parent
         self.writes: dict[str, Any] = self._data  # type: ignore[assignment]
+        # Over a State or a chain of Overlays, reads look through the dicts directly
+        # (nearest first) instead of recursing through each parent's get(); any other
+        # parent (a custom ReadView) keeps its own get().
+        parent_layers: tuple[dict[str, Any], ...] | None = getattr(parent, "_layers", None)
+        self._layers = None if parent_layers is None else (self.writes, *parent_layers)
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self.writes.get(key, _MISSING)
-        if value is _MISSING:
-            return self.parent.get(key, default)
-        return value
+        layers = self._layers
+        if layers is None:
+            value = self.writes.get(key, _MISSING)
+            if value is _MISSING:
+                return self.parent.get(key, default)
+            return value
+        for layer in layers:
+            value = layer.get(key, _MISSING)
+            if value is not _MISSING:
+                return value
+        return default
 
     def put(self, key: str, value: Any) -> None:
         self.writes[key] = value
@@ -84,6 +113,7 @@ class State(ReadView):
     def __init__(self, root: bytes, height: int = 0) -> None:
         self.data: dict[str, Any] = {}
         super().__init__(self.data)
+        self._layers = (self.data,)  # read by overlays; self.data is updated in place, never replaced
         self.root = root
         self.height = height
 

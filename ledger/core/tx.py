@@ -19,19 +19,21 @@ from . import crypto
 from .encoding import (
     decode,
     encode,
+    encode_unchecked,
     read_hex,
     read_int,
     read_str,
     require_keys,
     sha256,
+    validate_canonical,
 )
 from .errors import MalformedObject
 
 TX_VERSION = 1
 TX_SIGN_TAG = b"EVOTE-TX-V1:"
 MAX_TX_BYTES = 128 * 1024
-IDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+IDENT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
+TYPE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 
 _FIELDS = frozenset({"v", "chain", "contract", "type", "payload", "signer", "nonce", "sig"})
 
@@ -87,29 +89,98 @@ class Transaction:
     @classmethod
     def from_dict(cls, data: Any) -> "Transaction":
         obj = require_keys(data, _FIELDS, "transaction")
-        if obj["v"] != TX_VERSION or type(obj["v"]) is not int:
-            raise MalformedObject("unsupported transaction version", field="v")
-        payload = obj["payload"]
-        if type(payload) is not dict:
-            raise MalformedObject("payload must be an object", field="payload")
-        signer = read_hex(obj, "signer", crypto.PUBLIC_KEY_SIZE)
-        crypto.validate_public_key_bytes(signer)
-        tx = cls(
-            chain=read_str(obj, "chain", pattern=IDENT_RE),
-            contract=read_str(obj, "contract", pattern=IDENT_RE),
-            type=read_str(obj, "type", pattern=TYPE_RE),
-            payload=payload,
-            signer=signer,
-            nonce=read_int(obj, "nonce"),
-            sig=read_hex(obj, "sig", crypto.SIGNATURE_SIZE),
-        )
+        chain, contract, tx_type, payload, signer, nonce, sig = _read_fields(obj)
+        validate_canonical(payload, 1)
+        body = _checked_body_bytes(chain, contract, tx_type, payload, obj["signer"], nonce)
+        return cls._assemble(chain, contract, tx_type, payload, signer, nonce, sig, sha256(body))
+
+    @classmethod
+    def from_canonical(cls, obj: Any, data: bytes) -> "Transaction":
+        """A transaction from ``obj`` whose canonical encoding is known to be exactly ``data``.
+
+        The id is hashed from ``data`` with the signature member cut out instead of
+        re-encoding the body (hot path: decoding blocks and mempool submissions).
+        """
+        obj = require_keys(obj, _FIELDS, "transaction")
+        chain, contract, tx_type, payload, signer, nonce, sig = _read_fields(obj)
+        body = _body_from_canonical(data, obj["sig"])
+        if body is None:  # pragma: no cover - only if data was not obj's encoding after all
+            validate_canonical(payload, 1)
+            body = _checked_body_bytes(chain, contract, tx_type, payload, obj["signer"], nonce)
+        return cls._assemble(chain, contract, tx_type, payload, signer, nonce, sig, sha256(body))
+
+    @classmethod
+    def _assemble(cls, chain: str, contract: str, tx_type: str, payload: dict[str, Any], signer: bytes, nonce: int,
+                  sig: bytes, tx_id: bytes) -> "Transaction":
+        """Every field is checked and the id is known: skip __post_init__'s re-encoding."""
+        tx = object.__new__(cls)
+        setattr_ = object.__setattr__
+        setattr_(tx, "chain", chain)
+        setattr_(tx, "contract", contract)
+        setattr_(tx, "type", tx_type)
+        setattr_(tx, "payload", payload)
+        setattr_(tx, "signer", signer)
+        setattr_(tx, "nonce", nonce)
+        setattr_(tx, "sig", sig)
+        setattr_(tx, "id", tx_id)
         return tx
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Transaction":
-        if len(data) > MAX_TX_BYTES:
+        if isinstance(data, (bytes, bytearray)) and len(data) > MAX_TX_BYTES:
             raise MalformedObject("transaction too large", size=len(data), limit=MAX_TX_BYTES)
-        return cls.from_dict(decode(data))
+        value = decode(data)  # raises EncodingError for anything but bytes / bytearray
+        return cls.from_canonical(value, bytes(data))
+
+
+def _read_fields(obj: dict[str, Any]) -> tuple[str, str, str, dict[str, Any], bytes, int, bytes]:
+    """Check every field except the payload's contents (the caller checks or knows them)."""
+    if obj["v"] != TX_VERSION or type(obj["v"]) is not int:
+        raise MalformedObject("unsupported transaction version", field="v")
+    payload = obj["payload"]
+    if type(payload) is not dict:
+        raise MalformedObject("payload must be an object", field="payload")
+    signer = read_hex(obj, "signer", crypto.PUBLIC_KEY_SIZE)
+    crypto.validate_public_key_bytes(signer)
+    return (
+        read_str(obj, "chain", pattern=IDENT_RE),
+        read_str(obj, "contract", pattern=IDENT_RE),
+        read_str(obj, "type", pattern=TYPE_RE),
+        payload,
+        signer,
+        read_int(obj, "nonce"),
+        read_hex(obj, "sig", crypto.SIGNATURE_SIZE),
+    )
+
+
+_SIG_MEMBER = b',"sig":"'
+
+
+def _body_from_canonical(data: bytes, sig_hex: str) -> bytes | None:
+    """The canonical body: canonical transaction bytes minus ``,"sig":"<hex>"``.
+
+    Top-level keys are sorted (chain, contract, nonce, payload, sig, signer, type, v),
+    and nothing after "sig" can contain the marker (hex, a type name, an integer), so
+    the last marker is the top-level member; a nested "sig" key inside the payload
+    comes before it.
+    """
+    start = data.rfind(_SIG_MEMBER)
+    end = start + len(_SIG_MEMBER) + len(sig_hex) + 1
+    if start < 0 or data[start + len(_SIG_MEMBER):end] != sig_hex.encode() + b'"':
+        return None
+    return data[:start] + data[end:]
+
+
+def _checked_body_bytes(chain: str, contract: str, tx_type: str, payload: dict[str, Any], signer_hex: str, nonce: int) -> bytes:
+    """``encode(body)`` by concatenation, for fields that passed ``from_dict``'s checks.
+
+    Valid only there: identifiers matching IDENT_RE / TYPE_RE contain no character that
+    JSON escapes, ``signer_hex`` is canonical lowercase hex, the payload is validated,
+    and the keys below are already in canonical (sorted) order.
+    """
+    head = f'{{"chain":"{chain}","contract":"{contract}","nonce":{nonce},"payload":'
+    tail = f',"signer":"{signer_hex}","type":"{tx_type}","v":{TX_VERSION}}}'
+    return head.encode() + encode_unchecked(payload) + tail.encode()
 
 
 def signing_message(tx_id: bytes) -> bytes:

@@ -10,6 +10,7 @@ the state machine commits; ``query`` gets a read-only view.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import sys
@@ -53,7 +54,14 @@ class Contract:
         handler = self.queries.get(name)
         if handler is None:
             raise MalformedObject(f"contract {self.contract_id} has no query {name}", field="query")
-        return handler(self, view, args)
+        if type(args) is not dict:
+            raise MalformedObject("query arguments must be an object", field="args")
+        try:
+            result = handler(self, view, args)
+        except KeyError as exc:  # a required argument is missing
+            raise MalformedObject(f"query {name} needs the argument {exc.args[0]!r}", field=str(exc.args[0])) from exc
+        # Results may be live state records: hand out a copy so no caller can mutate committed state.
+        return copy.deepcopy(result)
 
 
 _REGISTRY: dict[str, type[Contract]] = {}

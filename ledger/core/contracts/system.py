@@ -18,7 +18,9 @@ from ..state import ReadView
 from ..tx import IDENT_RE
 from .base import Contract, ExecContext, contract_source_sha256, register
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+_DEPLOY_FIELDS = frozenset({"contract", "source_sha256"})
+_EVIDENCE_FIELDS = frozenset({"votes"})
 
 
 def contract_key(contract_id: str) -> str:
@@ -30,7 +32,7 @@ def evidence_key(validator: str, height: int, round: int, kind: str) -> str:
 
 
 def _deploy(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"contract", "source_sha256"}), "payload")
+    require_keys(payload, _DEPLOY_FIELDS, "payload")
     contract_id = read_str(payload, "contract", pattern=IDENT_RE)
     source_hash = read_str(payload, "source_sha256", pattern=_HEX64)
     if not ctx.genesis.is_authority(ctx.tx.signer):
@@ -43,7 +45,7 @@ def _deploy(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
 
 
 def _evidence(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"votes"}), "payload")
+    require_keys(payload, _EVIDENCE_FIELDS, "payload")
     raw = payload["votes"]
     if type(raw) is not list or len(raw) != 2:
         raise InvalidEvidence("evidence needs exactly two votes")

@@ -48,15 +48,41 @@ from .base import Contract, ExecContext, register
 CANDIDATE_TAG = b"EVOTE-CANDIDATE-V1:"
 MAX_CANDIDATES = 200
 MAX_MINT_BATCH = 1000
-_ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_ADDRESS_RE = re.compile(r"^[0-9a-f]{40}\Z")
+_HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
 
 CREATED, OPEN, CLOSED = "created", "open", "closed"
+
+# Payload field sets, built once (the transfer handler runs for every vote).
+_CREATE_FIELDS = frozenset({"election", "title", "candidates", "opens_at", "closes_at"})
+_CANDIDATE_FIELDS = frozenset({"id", "name"})
+_REGISTER_FIELDS = frozenset({"election", "station", "voters"})
+_MINT_FIELDS = frozenset({"election", "station", "tokens"})
+_ELECTION_FIELDS = frozenset({"election"})
+_CHECKIN_FIELDS = frozenset({"election", "station", "checkin"})
+_TRANSFER_FIELDS = frozenset({"election", "to"})
 
 
 def candidate_address(election: str, candidate: str) -> str:
     """Address of a candidate: a hash, so no key can ever spend from it."""
     return hashlib.sha256(CANDIDATE_TAG + encode([election, candidate])).digest()[:20].hex()
+
+
+# Candidate address sets by candidate list. Updated election records share the same list
+# object (dict(record, ...) copies), so one set serves every vote of an election. The
+# list itself is kept in the entry, so its id() cannot be reused while it is cached.
+_CANDIDATE_SETS: dict[int, tuple[list[dict[str, Any]], frozenset[str]]] = {}
+
+
+def _candidate_addresses(candidates: list[dict[str, Any]]) -> frozenset[str]:
+    entry = _CANDIDATE_SETS.get(id(candidates))
+    if entry is not None and entry[0] is candidates:
+        return entry[1]
+    addresses = frozenset(c["address"] for c in candidates)
+    if len(_CANDIDATE_SETS) >= 256:
+        _CANDIDATE_SETS.clear()
+    _CANDIDATE_SETS[id(candidates)] = (candidates, addresses)
+    return addresses
 
 
 def _election_key(election: str) -> str:
@@ -96,7 +122,7 @@ def _load_station(ctx: ExecContext, election: str, payload: dict[str, Any]) -> t
 
 
 def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"election", "title", "candidates", "opens_at", "closes_at"}), "payload")
+    require_keys(payload, _CREATE_FIELDS, "payload")
     election = read_str(payload, "election", pattern=IDENT_RE)
     title = read_str(payload, "title", max_len=300)
     opens_at = read_int(payload, "opens_at")
@@ -108,7 +134,7 @@ def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
         raise MalformedObject(f"candidates must be a list of 1 to {MAX_CANDIDATES}", field="candidates")
     candidates = []
     for item in raw:
-        entry = require_keys(item, frozenset({"id", "name"}), "candidate")
+        entry = require_keys(item, _CANDIDATE_FIELDS, "candidate")
         cid = read_str(entry, "id", pattern=IDENT_RE)
         candidates.append({"id": cid, "name": read_str(entry, "name", max_len=200), "address": candidate_address(election, cid)})
     if len({c["id"] for c in candidates}) != len(candidates):
@@ -132,7 +158,7 @@ def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
 
 
 def _register(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"election", "station", "voters"}), "payload")
+    require_keys(payload, _REGISTER_FIELDS, "payload")
     election, record = _load_election(ctx.state, payload)
     station = read_str(payload, "station", pattern=IDENT_RE)
     voters = read_int(payload, "voters", maximum=100_000_000)
@@ -151,7 +177,7 @@ def _register(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None
 
 
 def _mint(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"election", "station", "tokens"}), "payload")
+    require_keys(payload, _MINT_FIELDS, "payload")
     election, record = _load_election(ctx.state, payload)
     _require_authority(ctx, record)
     if record["status"] == CLOSED:
@@ -165,13 +191,14 @@ def _mint(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
             "more tokens than registered voters at this station",
             station=station, registered=counters["registered"], minted=counters["minted"], requested=len(tokens),
         )
-    if len(set(tokens)) != len(tokens):
-        raise MalformedObject("duplicate token address in one mint", field="tokens")
     candidate_addresses = {c["address"] for c in record["candidates"]}
-    state = ctx.state
-    for address in tokens:
+    for address in tokens:  # types first: set() below needs hashable items
         if type(address) is not str or not _ADDRESS_RE.match(address) or address in candidate_addresses:
             raise MalformedObject("token addresses must be 40 lowercase hex digits", field="tokens")
+    if len(set(tokens)) != len(tokens):
+        raise MalformedObject("duplicate token address in one mint", field="tokens")
+    state = ctx.state
+    for address in tokens:
         if state.get(f"vote/t/{election}/{address}") is not None:
             raise TokenAlreadyMinted("token already minted", address=address)
     for address in tokens:
@@ -181,7 +208,7 @@ def _mint(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
 
 
 def _open(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"election"}), "payload")
+    require_keys(payload, _ELECTION_FIELDS, "payload")
     election, record = _load_election(ctx.state, payload)
     _require_authority(ctx, record)
     if record["status"] != CREATED:
@@ -194,7 +221,7 @@ def _open(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
 
 
 def _close(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"election"}), "payload")
+    require_keys(payload, _ELECTION_FIELDS, "payload")
     election, record = _load_election(ctx.state, payload)
     _require_authority(ctx, record)
     if record["status"] != OPEN:
@@ -203,7 +230,7 @@ def _close(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
 
 
 def _checkin(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"election", "station", "checkin"}), "payload")
+    require_keys(payload, _CHECKIN_FIELDS, "payload")
     election, record = _load_election(ctx.state, payload)
     checkin = read_str(payload, "checkin", pattern=_HEX64)
     _require_authority(ctx, record)
@@ -219,11 +246,13 @@ def _checkin(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
 
 
 def _transfer(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, frozenset({"election", "to"}), "payload")
+    require_keys(payload, _TRANSFER_FIELDS, "payload")
     election, record = _load_election(ctx.state, payload)
     to = payload["to"]
     _require_open(ctx, record)
-    if to not in {c["address"] for c in record["candidates"]}:
+    if type(to) is not str:  # an unhashable value would crash the set lookup below
+        raise MalformedObject("to must be a candidate address", field="to")
+    if to not in _candidate_addresses(record["candidates"]):
         raise WrongCandidate("not a candidate of this election", election=election, to=str(to)[:64])
     state = ctx.state
     sender = ctx.tx.sender
@@ -259,7 +288,10 @@ def _q_token(self: Contract, view: ReadView, args: dict[str, Any]) -> Any:
     election, _ = _load_election(view, args)
     address = read_str(args, "address", pattern=_ADDRESS_RE)
     station = view.get(f"vote/t/{election}/{address}")
-    return {"minted": station is not None, "station": station, "balance": view.get(f"vote/b/{election}/{address}", 0)}
+    balance = view.get(f"vote/b/{election}/{address}", 0)
+    # Canonical JSON has no booleans, so the token's state is a word, not a flag.
+    status = "not_minted" if station is None else ("unspent" if balance else "spent")
+    return {"status": status, "station": station, "balance": balance}
 
 
 @register
