@@ -99,14 +99,6 @@ class EarlyCloseNotConfirmed(VotingError):
     default_message = _("Closing before the scheduled time must be confirmed explicitly.")
 
 
-class UnsupportedBallotKind(VotingError):
-    code = "unsupported_ballot_kind"
-    field = "kind"
-    default_message = _(
-        "Approval ballots are not supported by the ledger's vote contract yet; choose another kind."
-    )
-
-
 # --- roll --------------------------------------------------------------------------------------
 
 

@@ -91,15 +91,18 @@ class LedgerGateway:
     # --- writes ---------------------------------------------------------------------------
 
     def create_election(
-        self, *, election: str, title: str, candidates: Sequence[tuple[str, str]], opens_at_ms: int, closes_at_ms: int
+        self, *, election: str, title: str, candidates: Sequence[tuple[str, str]], opens_at_ms: int, closes_at_ms: int,
+        choices: int = 1,
     ) -> str:
-        payload = {
+        payload: dict[str, Any] = {
             "election": election,
             "title": title,
             "candidates": [{"id": cid, "name": name} for cid, name in candidates],
             "opens_at": opens_at_ms,
             "closes_at": closes_at_ms,
         }
+        if choices != 1:  # approval k-of-n: every token holds k units (docs/protocol.md 10.2)
+            payload["choices"] = choices
         (outcome,) = self._commit([self._tx("create", payload)], tolerate={"election_exists"})
         if not outcome.committed:
             record = self.get_election(election)

@@ -91,7 +91,7 @@ def _verify_openssl(public_key: bytes, signature: bytes, message: bytes) -> bool
 
 
 def _verify_ecdsa(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    import ecdsa  # imported lazily: only observers choose the pure-Python path
+    import ecdsa  # type: ignore[import-untyped]  # lazily: only observers choose the pure-Python path
 
     split_signature(signature)
     validate_public_key_bytes(public_key)

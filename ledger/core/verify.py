@@ -100,9 +100,11 @@ def verify_chain(
     ledger = Ledger(genesis)
     txs = 0
     pool = _SignaturePool(workers, impl) if workers > 1 else None
-    items: Iterable[tuple[Block, CommitCertificate, _PendingChecks | None]] = (
-        pool.read_ahead(chain) if pool is not None else ((block, cert, None) for block, cert in chain)
-    )
+    items: Iterable[tuple[Block, CommitCertificate, _PendingChecks | None]]
+    if pool is not None:
+        items = pool.read_ahead(chain)
+    else:
+        items = ((block, cert, None) for block, cert in chain)
     try:
         for expected_height, (block, cert, checks) in enumerate(items, start=1):
             try:

@@ -18,7 +18,6 @@ from voting.errors import (
     ScheduleNotReached,
     SetupIncomplete,
     TokensAlreadyIssued,
-    UnsupportedBallotKind,
     VoterAlreadyCheckedIn,
     VoterHasMobileCredential,
     WrongStation,
@@ -26,6 +25,7 @@ from voting.errors import (
 from voting.models import CheckIn, Election, OfficialAction, PollingStation, Region, TokenBatch, VoterRollEntry
 from voting.services.checkin import check_in_voter
 from voting.services.elections import (
+    CandidateDraft,
     close_election,
     open_election,
     schedule_election,
@@ -33,6 +33,8 @@ from voting.services.elections import (
 )
 from voting.services.roll import import_roll
 from voting.services.tokens import issue_tokens
+
+from voting.ledger_gateway import get_gateway
 
 from .factories import make_draft, make_election, make_kiosk, roll_rows, to_csv
 from .inprocess_ledger import InProcessTransport
@@ -65,11 +67,19 @@ def test_yes_no_abstain_gets_its_three_options(official: User, suwon: Region, no
     assert election.candidates.count() == 3
 
 
-def test_approval_ballots_are_refused_at_scheduling_with_a_reason(official: User, suwon: Region, now: datetime, transport: InProcessTransport) -> None:
-    election = make_election(official, suwon, now, kind="approval", max_choices=1)
-    with pytest.raises(UnsupportedBallotKind):
-        schedule_election(official, election, now)
-    assert Election.objects.get(pk=election.pk).status == "draft"
+def test_approval_election_is_scheduled_with_k_units_per_token_on_the_ledger(official: User, suwon: Region, now: datetime, transport: InProcessTransport) -> None:
+    candidates = tuple(CandidateDraft(f"Candidate {i}", "") for i in range(4))
+    election = make_election(official, suwon, now, kind="approval", max_choices=2, candidates=candidates)
+    schedule_election(official, election, now)
+    record = get_gateway().get_election(election.ledger_id)
+    assert Election.objects.get(pk=election.pk).status == "scheduled"
+    assert record is not None and record["choices"] == 2
+
+
+def test_single_choice_election_is_scheduled_with_one_unit_per_token(official: User, election: Election, now: datetime, transport: InProcessTransport) -> None:
+    schedule_election(official, election, now)
+    record = get_gateway().get_election(election.ledger_id)
+    assert record is not None and record["choices"] == 1
 
 
 def test_scheduling_twice_is_a_no_op_and_freezes_the_draft(official: User, election: Election, suwon: Region, now: datetime, transport: InProcessTransport) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async

@@ -27,7 +27,6 @@ from ..errors import (
     ScheduleNotReached,
     SchedulePassed,
     SetupIncomplete,
-    UnsupportedBallotKind,
 )
 from ..ledger_gateway import get_gateway, to_ledger_ms
 from ..lifecycle import Status
@@ -161,8 +160,6 @@ def schedule_election(actor: AbstractBaseUser, election: Election, now: datetime
     if lifecycle.is_done(election.status, "schedule"):
         return election
     lifecycle.validate_transition(election.status, "schedule")
-    if election.kind == Election.Kind.APPROVAL:
-        raise UnsupportedBallotKind(detail={"kind": election.kind})
     candidates = list(election.candidates.all())
     if len(candidates) < 2:
         raise SetupIncomplete(detail={"missing": ["candidates"]})
@@ -172,9 +169,15 @@ def schedule_election(actor: AbstractBaseUser, election: Election, now: datetime
     tx_id = gateway.create_election(
         election=election.ledger_id, title=election.title, candidates=[(c.ledger_id, c.name) for c in candidates],
         opens_at_ms=to_ledger_ms(election.opens_at), closes_at_ms=to_ledger_ms(election.closes_at),
+        choices=get_ballot_choices(election),
     )
     _validate_ledger_record(election, candidates)
     return _move(actor, election, "schedule", now, ledger_tx=tx_id, ledger_election=election.ledger_id)
+
+
+def get_ballot_choices(election: Election) -> int:
+    """Units per token on the ledger: k for approval (k-of-n), else 1."""
+    return election.max_choices if election.kind == Election.Kind.APPROVAL else 1
 
 
 def _validate_ledger_record(election: Election, candidates: list[Candidate]) -> None:
@@ -184,7 +187,7 @@ def _validate_ledger_record(election: Election, candidates: list[Candidate]) -> 
     actual = [{"id": c["id"], "name": c["name"]} for c in record.get("candidates", [])]
     if actual != expected or record.get("opens_at") != to_ledger_ms(election.opens_at) or record.get(
         "closes_at"
-    ) != to_ledger_ms(election.closes_at):
+    ) != to_ledger_ms(election.closes_at) or record.get("choices", 1) != get_ballot_choices(election):
         raise LedgerRejected(detail={"reason": "ledger_record_differs", "election": election.ledger_id})
 
 

@@ -1,19 +1,29 @@
 """The vote contract: one vote is one unit of an election's asset.
 
 An election authority creates an election, registers how many voters each
-polling station has, mints one unit to each vote-token address (never more
-than a station's registered voters), records anonymous check-ins, opens and
-closes. A voter spends a token by transferring its unit to a candidate
-address, signed with the token key. The tally is the candidates' balances.
+polling station has, mints the vote units to each vote-token address (never
+more tokens than a station's registered voters), records anonymous check-ins,
+opens and closes. A voter spends a token by transferring its units to
+candidate addresses, signed with the token key. The tally is the candidates'
+balances.
+
+Ballot kinds: single choice (``choices`` = 1, the default): a token holds one
+unit and ``to`` is one candidate address. Approval k-of-n (``choices`` = k):
+a token holds k units; ``to`` lists 0..k distinct candidate addresses in
+ascending order, each gets one unit, and the unmarked units are added to the
+election's ``unused`` counter, so no unit is ever destroyed. Yes/no/abstain is
+single choice over three options.
 
 Invariant (checked by the test suite at every height): for every election,
-sum of all balances == units minted, and candidate balances == tokens spent.
+sum of all balances + unused == units minted (tokens x choices), and each
+spent token moved exactly ``choices`` units.
 
 State keys, all under ``vote/``:
   e/<election>             election record
-  s/<election>/<station>   {"registered", "minted", "checkins", "spent"}
+  s/<election>/<station>   {"registered", "minted", "checkins", "spent"} (counted in tokens)
   t/<election>/<address>   station id of a minted token
-  b/<election>/<address>   balance (tokens 1 -> 0, candidates count up)
+  b/<election>/<address>   balance (tokens choices -> 0, candidates count up)
+  u/<election>             approval units left unmarked
   k/<election>/<checkin>   1 once a check-in id is used
 """
 
@@ -55,6 +65,7 @@ CREATED, OPEN, CLOSED = "created", "open", "closed"
 
 # Payload field sets, built once (the transfer handler runs for every vote).
 _CREATE_FIELDS = frozenset({"election", "title", "candidates", "opens_at", "closes_at"})
+_CREATE_OPTIONAL = frozenset({"choices"})
 _CANDIDATE_FIELDS = frozenset({"id", "name"})
 _REGISTER_FIELDS = frozenset({"election", "station", "voters"})
 _MINT_FIELDS = frozenset({"election", "station", "tokens"})
@@ -122,7 +133,7 @@ def _load_station(ctx: ExecContext, election: str, payload: dict[str, Any]) -> t
 
 
 def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
-    require_keys(payload, _CREATE_FIELDS, "payload")
+    require_keys(payload, _CREATE_FIELDS, "payload", _CREATE_OPTIONAL)
     election = read_str(payload, "election", pattern=IDENT_RE)
     title = read_str(payload, "title", max_len=300)
     opens_at = read_int(payload, "opens_at")
@@ -139,6 +150,7 @@ def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
         candidates.append({"id": cid, "name": read_str(entry, "name", max_len=200), "address": candidate_address(election, cid)})
     if len({c["id"] for c in candidates}) != len(candidates):
         raise MalformedObject("candidate ids must be unique", field="candidates")
+    choices = read_int(payload, "choices", minimum=1, maximum=len(candidates)) if "choices" in payload else 1
     if not ctx.genesis.is_authority(ctx.tx.signer):
         raise NotAuthorised("only a genesis authority may create elections")
     if ctx.state.get(_election_key(election)) is not None:
@@ -150,6 +162,7 @@ def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
         "candidates": candidates,
         "opens_at": opens_at,
         "closes_at": closes_at,
+        "choices": choices,
         "status": CREATED,
         "stations": [],
         "created_at": ctx.height,
@@ -201,9 +214,10 @@ def _mint(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
     for address in tokens:
         if state.get(f"vote/t/{election}/{address}") is not None:
             raise TokenAlreadyMinted("token already minted", address=address)
+    choices = record.get("choices", 1)
     for address in tokens:
         state.put(f"vote/t/{election}/{address}", station)
-        state.put(f"vote/b/{election}/{address}", 1)
+        state.put(f"vote/b/{election}/{address}", choices)
     state.put(_station_key(election, station), dict(counters, minted=counters["minted"] + len(tokens)))
 
 
@@ -245,26 +259,52 @@ def _checkin(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
     ctx.state.put(_station_key(election, station), dict(counters, checkins=counters["checkins"] + 1))
 
 
+def _read_marks(record: dict[str, Any], to: Any) -> list[str]:
+    """The candidate addresses a ballot marks.
+
+    Single choice: ``to`` is one address. Approval (``choices`` = k > 1): ``to`` is a
+    list of 0..k distinct addresses in ascending order; one order only, so the order
+    of marks cannot serve as a signature for a vote buyer.
+    """
+    choices = record.get("choices", 1)
+    if choices == 1:
+        if type(to) is not str:
+            raise MalformedObject("to must be a candidate address", field="to")
+        marks = [to]
+    else:
+        if type(to) is not list or len(to) > choices or any(type(a) is not str for a in to):
+            raise MalformedObject(f"to must be a list of at most {choices} candidate addresses", field="to")
+        if any(a >= b for a, b in zip(to, to[1:])):
+            raise MalformedObject("marked addresses must be distinct and in ascending order", field="to")
+        marks = to
+    allowed = _candidate_addresses(record["candidates"])
+    for address in marks:
+        if address not in allowed:
+            raise WrongCandidate("not a candidate of this election", election=record["id"], to=address[:64])
+    return marks
+
+
 def _transfer(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
     require_keys(payload, _TRANSFER_FIELDS, "payload")
     election, record = _load_election(ctx.state, payload)
-    to = payload["to"]
     _require_open(ctx, record)
-    if type(to) is not str:  # an unhashable value would crash the set lookup below
-        raise MalformedObject("to must be a candidate address", field="to")
-    if to not in _candidate_addresses(record["candidates"]):
-        raise WrongCandidate("not a candidate of this election", election=election, to=str(to)[:64])
+    marks = _read_marks(record, payload["to"])
     state = ctx.state
     sender = ctx.tx.sender
     station = state.get(f"vote/t/{election}/{sender}")
     if station is None:
         raise TokenNotMinted("this token was never issued for this election", election=election, address=sender)
     balance_key = f"vote/b/{election}/{sender}"
-    if state.get(balance_key) != 1:
+    units = record.get("choices", 1)
+    if state.get(balance_key) != units:
         raise TokenAlreadySpent("this token has already voted", election=election, address=sender)
     state.put(balance_key, 0)
-    to_key = f"vote/b/{election}/{to}"
-    state.put(to_key, state.get(to_key, 0) + 1)
+    for address in marks:
+        to_key = f"vote/b/{election}/{address}"
+        state.put(to_key, state.get(to_key, 0) + 1)
+    if len(marks) < units:  # unmarked approval units stay accounted for, not destroyed
+        unused_key = f"vote/u/{election}"
+        state.put(unused_key, state.get(unused_key, 0) + units - len(marks))
     counters = state.get(_station_key(election, station))
     state.put(_station_key(election, station), dict(counters, spent=counters["spent"] + 1))
 
@@ -281,7 +321,8 @@ def _q_tally(self: Contract, view: ReadView, args: dict[str, Any]) -> Any:
     candidates = {c["id"]: view.get(f"vote/b/{election}/{c['address']}", 0) for c in record["candidates"]}
     stations = {s: view.get(_station_key(election, s)) for s in record["stations"]}
     totals = {name: sum(c[name] for c in stations.values()) for name in ("registered", "minted", "checkins", "spent")}
-    return {"election": election, "status": record["status"], "candidates": candidates, "stations": stations, "totals": totals}
+    return {"election": election, "status": record["status"], "choices": record.get("choices", 1), "candidates": candidates,
+            "unused": view.get(f"vote/u/{election}", 0), "stations": stations, "totals": totals}
 
 
 def _q_token(self: Contract, view: ReadView, args: dict[str, Any]) -> Any:
