@@ -64,6 +64,33 @@ class BadSignature(CryptoError):
     code = "signature_invalid"
 
 
+# --- RSA blind signatures (vote credentials, RFC 9474) ----------------------
+
+
+class CredentialKeyInvalid(CryptoError):
+    """A credential public key that is not RSA 2048..4096 bits, e = 65537, canonical DER."""
+
+    code = "credential_key_invalid"
+
+
+class BlindingFailed(CryptoError):
+    """The client could not blind a message (bad salt or prefix, non-invertible value)."""
+
+    code = "blinding_failed"
+
+
+class BlindSigningFailed(CryptoError):
+    """The signer refused a blinded message (wrong size, not below n) or produced a bad signature."""
+
+    code = "blind_signing_failed"
+
+
+class CredentialInvalid(CryptoError):
+    """A finished blind signature (vote credential) that does not verify."""
+
+    code = "credential_invalid"
+
+
 # --- transactions and state -----------------------------------------------
 
 
@@ -129,6 +156,24 @@ class TokenAlreadySpent(TxRejected):
 
 class TokenAlreadyMinted(TxRejected):
     code = "token_already_minted"
+
+
+class CredentialAlreadyUsed(TokenAlreadyMinted):
+    """A vote credential (blind signature) that already minted a token."""
+
+    code = "credential_already_used"
+
+
+class CredentialKeyMissing(TxRejected):
+    """A credential mint for an election created without a credential key."""
+
+    code = "credential_key_missing"
+
+
+class WrongStation(TxRejected):
+    """Credential mints go to the mobile pseudo-station only, and nothing else goes there."""
+
+    code = "station_wrong"
 
 
 class MintLimitExceeded(TxRejected):

@@ -14,6 +14,12 @@ ascending order, each gets one unit, and the unmarked units are added to the
 election's ``unused`` counter, so no unit is ever destroyed. Yes/no/abstain is
 single choice over three options.
 
+Mobile voters (docs/protocol.md section 10.10): an election created with a
+``credential_key`` (RSA, RFC 9474 blind signatures) accepts ``mint_credential``:
+the holder of a blind-signed credential over its own address mints its token
+into the ``mobile`` pseudo-station, once per address and per credential, so the
+authority that issued the credential cannot tell which address it signed.
+
 Invariant (checked by the test suite at every height): for every election,
 sum of all balances + unused == units minted (tokens x choices), and each
 spent token moved exactly ``choices`` units.
@@ -25,6 +31,7 @@ State keys, all under ``vote/``:
   b/<election>/<address>   balance (tokens choices -> 0, candidates count up)
   u/<election>             approval units left unmarked
   k/<election>/<checkin>   1 once a check-in id is used
+  c/<election>/<sha256>    1 once a credential (SHA-256 of its signature) minted a token
 """
 
 from __future__ import annotations
@@ -33,9 +40,15 @@ import hashlib
 import re
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from .. import blindrsa
 from ..encoding import encode, read_int, read_str, require_keys
 from ..errors import (
     CheckinLimitExceeded,
+    CredentialAlreadyUsed,
+    CredentialInvalid,
+    CredentialKeyMissing,
     DuplicateCheckin,
     ElectionClosed,
     ElectionExists,
@@ -50,6 +63,7 @@ from ..errors import (
     UnknownStation,
     WrongCandidate,
     WrongElectionState,
+    WrongStation,
 )
 from ..state import ReadView
 from ..tx import IDENT_RE
@@ -60,18 +74,24 @@ MAX_CANDIDATES = 200
 MAX_MINT_BATCH = 1000
 _ADDRESS_RE = re.compile(r"^[0-9a-f]{40}\Z")
 _HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+_HEX = re.compile(r"^(?:[0-9a-f]{2})+\Z")
+CREDENTIAL_TAG = "EVOTE-CREDENTIAL-V1"
+CREDENTIAL_STATION = "mobile"
+CREDENTIAL_VARIANT = blindrsa.PSS_RANDOMIZED
+_MAX_KEY_HEX = 2 * 1100  # DER SubjectPublicKeyInfo of a 4096-bit key is 550 bytes
 
 CREATED, OPEN, CLOSED = "created", "open", "closed"
 
 # Payload field sets, built once (the transfer handler runs for every vote).
 _CREATE_FIELDS = frozenset({"election", "title", "candidates", "opens_at", "closes_at"})
-_CREATE_OPTIONAL = frozenset({"choices"})
+_CREATE_OPTIONAL = frozenset({"choices", "credential_key"})
 _CANDIDATE_FIELDS = frozenset({"id", "name"})
 _REGISTER_FIELDS = frozenset({"election", "station", "voters"})
 _MINT_FIELDS = frozenset({"election", "station", "tokens"})
 _ELECTION_FIELDS = frozenset({"election"})
 _CHECKIN_FIELDS = frozenset({"election", "station", "checkin"})
 _TRANSFER_FIELDS = frozenset({"election", "to"})
+_MINT_CREDENTIAL_FIELDS = frozenset({"election", "station", "address", "credential"})
 
 
 def candidate_address(election: str, candidate: str) -> str:
@@ -94,6 +114,25 @@ def _candidate_addresses(candidates: list[dict[str, Any]]) -> frozenset[str]:
         _CANDIDATE_SETS.clear()
     _CANDIDATE_SETS[id(candidates)] = (candidates, addresses)
     return addresses
+
+
+def credential_message(chain: str, election: str, address: str) -> bytes:
+    """The message a credential signs (before the 32-byte random prefix of RFC 9474)."""
+    return encode([CREDENTIAL_TAG, chain, election, address])
+
+
+# Parsed credential keys by their hex form: one parse per election, not one per mint.
+_CREDENTIAL_KEYS: dict[str, RSAPublicKey] = {}
+
+
+def _credential_key(key_hex: str) -> RSAPublicKey:
+    key = _CREDENTIAL_KEYS.get(key_hex)
+    if key is None:
+        key = blindrsa.load_public_key(bytes.fromhex(key_hex))
+        if len(_CREDENTIAL_KEYS) >= 64:
+            _CREDENTIAL_KEYS.clear()
+        _CREDENTIAL_KEYS[key_hex] = key
+    return key
 
 
 def _election_key(election: str) -> str:
@@ -151,6 +190,10 @@ def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
     if len({c["id"] for c in candidates}) != len(candidates):
         raise MalformedObject("candidate ids must be unique", field="candidates")
     choices = read_int(payload, "choices", minimum=1, maximum=len(candidates)) if "choices" in payload else 1
+    credential_key = None
+    if "credential_key" in payload:
+        credential_key = read_str(payload, "credential_key", pattern=_HEX, max_len=_MAX_KEY_HEX)
+        _credential_key(credential_key)  # credential_key_invalid unless RSA 2048..4096, e = 65537, canonical DER
     if not ctx.genesis.is_authority(ctx.tx.signer):
         raise NotAuthorised("only a genesis authority may create elections")
     if ctx.state.get(_election_key(election)) is not None:
@@ -167,6 +210,8 @@ def _create(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
         "stations": [],
         "created_at": ctx.height,
     }
+    if credential_key is not None:
+        record["credential_key"] = credential_key
     ctx.state.put(_election_key(election), record)
 
 
@@ -189,6 +234,12 @@ def _register(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None
     ctx.state.put(key, dict(counters, registered=voters))
 
 
+def _refuse_credential_station(record: dict[str, Any], station: str) -> None:
+    """Only credentials mint into the mobile pseudo-station, so its count is the credentials redeemed."""
+    if station == CREDENTIAL_STATION and "credential_key" in record:
+        raise WrongStation("the mobile station takes credential mints only", station=station)
+
+
 def _mint(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
     require_keys(payload, _MINT_FIELDS, "payload")
     election, record = _load_election(ctx.state, payload)
@@ -196,6 +247,7 @@ def _mint(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
     if record["status"] == CLOSED:
         raise ElectionClosed("no minting after the close", election=election)
     station, counters = _load_station(ctx, election, payload)
+    _refuse_credential_station(record, station)
     tokens = payload["tokens"]
     if type(tokens) is not list or not 1 <= len(tokens) <= MAX_MINT_BATCH:
         raise MalformedObject(f"tokens must be a list of 1 to {MAX_MINT_BATCH} addresses", field="tokens")
@@ -219,6 +271,42 @@ def _mint(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
         state.put(f"vote/t/{election}/{address}", station)
         state.put(f"vote/b/{election}/{address}", choices)
     state.put(_station_key(election, station), dict(counters, minted=counters["minted"] + len(tokens)))
+
+
+def _mint_credential(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
+    require_keys(payload, _MINT_CREDENTIAL_FIELDS, "payload")
+    election, record = _load_election(ctx.state, payload)
+    address = read_str(payload, "address", pattern=_ADDRESS_RE)
+    credential = read_str(payload, "credential", pattern=_HEX, max_len=2 * (blindrsa.PREFIX_SIZE + 512))
+    if address != ctx.tx.sender:
+        raise NotAuthorised("a credential mint must be signed by the key of the address it mints", address=address)
+    if record["status"] == CLOSED or ctx.time >= record["closes_at"]:
+        raise ElectionClosed("no minting after the close", election=election)
+    if "credential_key" not in record:
+        raise CredentialKeyMissing("this election takes no vote credentials", election=election)
+    if read_str(payload, "station", pattern=IDENT_RE) != CREDENTIAL_STATION:
+        raise WrongStation(f"credential mints go to the station {CREDENTIAL_STATION!r}", election=election)
+    station, counters = _load_station(ctx, election, payload)
+    public_key = _credential_key(record["credential_key"])
+    raw = bytes.fromhex(credential)
+    if len(raw) != blindrsa.PREFIX_SIZE + (public_key.key_size + 7) // 8:
+        raise CredentialInvalid("the credential must be a 32-byte prefix and one RSA signature", election=election)
+    prefix, signature = raw[: blindrsa.PREFIX_SIZE], raw[blindrsa.PREFIX_SIZE :]
+    message = prefix + credential_message(ctx.genesis.chain, election, address)
+    blindrsa.verify(public_key, message, signature, CREDENTIAL_VARIANT)
+    state = ctx.state
+    used_key = f"vote/c/{election}/{hashlib.sha256(signature).hexdigest()}"
+    if state.get(used_key) is not None:
+        raise CredentialAlreadyUsed("this credential has already minted a token", election=election)
+    if state.get(f"vote/t/{election}/{address}") is not None:
+        raise TokenAlreadyMinted("token already minted", address=address)
+    if counters["minted"] >= counters["registered"]:
+        raise MintLimitExceeded("more credentials than registered mobile voters", station=station,
+                                registered=counters["registered"], minted=counters["minted"], requested=1)
+    state.put(used_key, 1)
+    state.put(f"vote/t/{election}/{address}", station)
+    state.put(f"vote/b/{election}/{address}", record.get("choices", 1))
+    state.put(_station_key(election, station), dict(counters, minted=counters["minted"] + 1))
 
 
 def _open(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
@@ -250,6 +338,7 @@ def _checkin(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
     _require_authority(ctx, record)
     _require_open(ctx, record)
     station, counters = _load_station(ctx, election, payload)
+    _refuse_credential_station(record, station)
     key = f"vote/k/{election}/{checkin}"
     if ctx.state.get(key) is not None:
         raise DuplicateCheckin("this voter has already checked in", election=election)
@@ -342,6 +431,7 @@ class VoteContract(Contract):
         "create": _create,
         "register": _register,
         "mint": _mint,
+        "mint_credential": _mint_credential,
         "open": _open,
         "checkin": _checkin,
         "transfer": _transfer,

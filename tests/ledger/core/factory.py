@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ecdsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from ecdsa.util import sigencode_string_canonize
 
-from ledger.core import crypto
+from ledger.core import blindrsa, crypto
 from ledger.core.block import Block, BlockHeader, CommitCertificate, sign_vote
 from ledger.core.contracts import contract_source_sha256
-from ledger.core.contracts.vote import candidate_address
+from ledger.core.contracts.vote import CREDENTIAL_STATION, CREDENTIAL_VARIANT, candidate_address, credential_message
 from ledger.core.genesis import Authority, ContractPin, Genesis, Validator
 from ledger.core.machine import Ledger
 from ledger.core.tx import Transaction, make_tx
@@ -197,9 +198,36 @@ class Election:
     def checkin(self, station: str, checkin: str, **kwargs: Any) -> Transaction:
         return self.tx("checkin", {"election": self.id, "station": station, "checkin": checkin}, **kwargs)
 
+    def create_with_credentials(self, credential_key: rsa.RSAPublicKey, **kwargs: Any) -> Transaction:
+        """``create`` with a credential key for mobile voters (SPKI DER hex)."""
+        payload = dict(self.create().payload, credential_key=blindrsa.public_key_der(credential_key).hex())
+        return self.tx("create", payload, **kwargs)
+
+    def mint_credential(self, token: crypto.PrivateKey, credential: str, *, station: str = CREDENTIAL_STATION,
+                        address: str | None = None, **kwargs: Any) -> Transaction:
+        """A mobile voter redeems its credential: signed by the token key itself."""
+        payload = {"election": self.id, "station": station, "address": address or token.address, "credential": credential}
+        return self.tx("mint_credential", payload, key=kwargs.pop("key", token), **kwargs)
+
     def transfer(self, token: crypto.PrivateKey, candidate: str, *, to: str | None = None, **kwargs: Any) -> Transaction:
         """A vote: ``token`` sends its unit to ``candidate`` (or to the raw address ``to``)."""
         return self.tx("transfer", {"election": self.id, "to": to or self.address(candidate)}, key=token, **kwargs)
+
+
+def issue_credential(
+    signer: rsa.RSAPrivateKey, chain: str, election: str, address: str, *,
+    prefix: bytes | None = None, salt: bytes | None = None, r: int | None = None,
+) -> str:
+    """The whole credential issuance: the device blinds, the authority blind-signs, the device finalizes.
+
+    Returns the ``credential`` field of ``mint_credential``: hex of prefix (32 bytes) || signature.
+    ``prefix``, ``salt`` and ``r`` fix the randomness for reproducible vectors.
+    """
+    input_msg = blindrsa.prepare(CREDENTIAL_VARIANT, credential_message(chain, election, address), prefix)
+    blinded = blindrsa.blind(signer.public_key(), input_msg, CREDENTIAL_VARIANT, salt=salt, r=r)
+    blind_sig = blindrsa.blind_sign(signer, blinded.blinded_msg)
+    signature = blindrsa.finalize(signer.public_key(), input_msg, blind_sig, blinded.inv, CREDENTIAL_VARIANT)
+    return (input_msg[: blindrsa.PREFIX_SIZE] + signature).hex()
 
 
 def checkin_id(label: str) -> str:

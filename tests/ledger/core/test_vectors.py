@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from ledger.core import crypto
+from ledger.core import blindrsa, crypto
 from ledger.core.block import Block, CommitCertificate
 from ledger.core.contracts import contract_source_sha256
-from ledger.core.contracts.vote import candidate_address
+from ledger.core.contracts.vote import CREDENTIAL_VARIANT, candidate_address, credential_message
 from ledger.core.encoding import decode, encode
 from ledger.core.errors import LedgerError
 from ledger.core.genesis import Genesis
@@ -207,3 +207,53 @@ def test_generator_reproduces_the_vector_files_byte_for_byte() -> None:
     stale = [name for name, content in generate.build_all().items()
              if (VECTORS / name).read_text(encoding="utf-8") != generate.render(content)]
     assert stale == [], f"regenerate with `python -m tests.ledger.vectors.generate`: {stale}"
+
+
+# --- mobile voting: blind-signed credentials --------------------------------------------
+
+def test_credential_vector_issuance_reproduces_every_step() -> None:
+    from tests.ledger.vectors.generate import rfc9474_private_key
+
+    data = load("credentials.json")
+    step = data["issuance"]
+    signer = rfc9474_private_key()
+    public = blindrsa.load_public_key(bytes.fromhex(data["credential_key"]))
+    assert public.public_numbers() == signer.public_key().public_numbers()
+    message = credential_message(step["chain"], step["election"], step["address"])
+    assert message.hex() == step["message_hex"]
+    input_msg = blindrsa.prepare(CREDENTIAL_VARIANT, message, bytes.fromhex(step["msg_prefix"]))
+    assert input_msg.hex() == step["input_msg"]
+    blinded = blindrsa.blind(public, input_msg, CREDENTIAL_VARIANT, salt=bytes.fromhex(step["salt"]), r=int(step["r"], 16))
+    assert (blinded.blinded_msg.hex(), blinded.inv.hex()) == (step["blinded_msg"], step["inv"])
+    blind_sig = blindrsa.blind_sign(signer, blinded.blinded_msg)
+    assert blind_sig.hex() == step["blind_sig"]
+    signature = blindrsa.finalize(public, input_msg, blind_sig, blinded.inv, CREDENTIAL_VARIANT)
+    assert signature.hex() == step["sig"]
+    assert step["credential"] == step["msg_prefix"] + step["sig"]
+
+
+@cache
+def credential_chain() -> tuple[Genesis, list[tuple[Block, CommitCertificate]]]:
+    data = load("credentials.json")
+    items = [(Block.from_dict(b["block"]), CommitCertificate.from_dict(b["certificate"])) for b in data["blocks"]]
+    return Genesis.from_dict(data["genesis"]), items
+
+
+def test_credential_vector_chain_verifies_with_its_tallies() -> None:
+    genesis, items = credential_chain()
+    report = verify_chain(genesis, items)
+    assert report.ok
+    assert report.tallies == load("credentials.json")["tallies"]
+    assert [block.header.state_root.hex() for block, _ in items] == [b["state_root"] for b in load("credentials.json")["blocks"]]
+
+
+@pytest.mark.parametrize("case", cases("credentials.json", "rejections"))
+def test_credential_rejection_vector_fails_with_its_code(case: dict[str, Any]) -> None:
+    genesis, items = credential_chain()
+    ledger = Ledger(genesis)
+    for block, _ in items:
+        ledger.apply_block(block)
+    root = ledger.state.root
+    tx = Transaction.from_dict(case["tx"])
+    assert error_code(lambda: ledger.check_tx(tx, time=load("credentials.json")["time"])) == case["error"]
+    assert ledger.state.root == root

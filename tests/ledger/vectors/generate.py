@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import ecdsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ledger.core import crypto
+from ledger.core import blindrsa, crypto
+from ledger.core.contracts.vote import CREDENTIAL_STATION, CREDENTIAL_VARIANT, credential_message
 from ledger.core.block import Block, CommitCertificate
 from ledger.core.encoding import encode
 from ledger.core.errors import LedgerError
@@ -32,7 +34,15 @@ from ledger.core.merkle import compute_merkle_proof, compute_merkle_root
 from ledger.core.state import compute_state_root
 from ledger.core.tx import Transaction, make_tx
 from ledger.core.verify import verify_chain
-from tests.ledger.core.factory import ChainBuilder, DeterministicKey, Election, certify, checkin_id, make_network
+from tests.ledger.core.factory import (
+    ChainBuilder,
+    DeterministicKey,
+    Election,
+    certify,
+    checkin_id,
+    issue_credential,
+    make_network,
+)
 
 HERE = Path(__file__).resolve().parent
 CHAIN_ID = "evote-vectors"
@@ -411,6 +421,92 @@ def transaction_vectors(builder: ChainBuilder, election: Election) -> dict[str, 
             "valid": valid, "invalid": invalid}
 
 
+# --- mobile voting: blind-signed credentials ------------------------------------------
+
+def rfc9474_private_key() -> rsa.RSAPrivateKey:
+    """The 4096-bit key of RFC 9474 Appendix A (tests/ledger/vectors/rfc9474.json), as a fixed credential key."""
+    vector = json.loads((HERE / "rfc9474.json").read_text(encoding="utf-8"))["vectors"][0]
+    p, q, n, e, d = (int(vector[k], 16) for k in ("p", "q", "n", "e", "d"))
+    public = rsa.RSAPublicNumbers(e, n)
+    return rsa.RSAPrivateNumbers(p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p), public).private_key()
+
+
+def _fixed_randomness(label: str, n: int) -> dict[str, Any]:
+    """Prefix, PSS salt and blinding factor derived from a label, so the vectors are reproducible."""
+    seed = hashlib.sha512(b"evote-vector-credential:" + label.encode()).digest()
+    r = int.from_bytes(hashlib.sha512(seed + b"r").digest() * 8, "big") % n
+    return {"prefix": seed[:32], "salt": hashlib.sha384(seed + b"salt").digest(), "r": r}
+
+
+def credential_vectors() -> dict[str, Any]:
+    signer = rfc9474_private_key()
+    public = signer.public_key()
+    n = public.public_numbers().n
+    network = make_network(chain=CHAIN_ID, deterministic=True)
+    builder = ChainBuilder(network)
+    election = Election(network, id="gg-2026-m", title="Mobile voting vector election",
+                        candidates=tuple(c for c, _ in CANDIDATES))
+    phones = [DeterministicKey.for_label(f"vector-phone-{i}") for i in range(3)]
+    randomness = _fixed_randomness("phone-0", n)
+    message = credential_message(CHAIN_ID, election.id, phones[0].address)
+    input_msg = blindrsa.prepare(CREDENTIAL_VARIANT, message, randomness["prefix"])
+    blinded = blindrsa.blind(public, input_msg, CREDENTIAL_VARIANT, salt=randomness["salt"], r=randomness["r"])
+    blind_sig = blindrsa.blind_sign(signer, blinded.blinded_msg)
+    signature = blindrsa.finalize(public, input_msg, blind_sig, blinded.inv, CREDENTIAL_VARIANT)
+    credential = (randomness["prefix"] + signature).hex()
+
+    def credential_for(label: str, *, chain: str = CHAIN_ID, election_id: str = election.id, address: str) -> str:
+        return issue_credential(signer, chain, election_id, address, **_fixed_randomness(label, n))
+
+    builder.seal([election.create_with_credentials(public), election.register(CREDENTIAL_STATION, 2),
+                  election.register("suwon-01", 1)])
+    builder.seal([election.open()], time=election.opens_at)
+    builder.seal([election.mint_credential(phones[0], credential)])
+    builder.seal([election.transfer(phones[0], "cand-2")])
+    time = builder.next_time
+    cases = [
+        ("credential-replayed", election.mint_credential(phones[0], credential, nonce=1)),
+        ("credential-for-another-address", election.mint_credential(phones[1], credential)),
+        ("signer-is-not-the-address", election.mint_credential(phones[0], credential, key=phones[1], nonce=2)),
+        ("credential-for-another-election", election.mint_credential(
+            phones[1], credential_for("phone-1a", election_id="gg-2030", address=phones[1].address))),
+        ("credential-for-another-chain", election.mint_credential(
+            phones[1], credential_for("phone-1b", chain="evote-other", address=phones[1].address))),
+        ("credential-to-another-station", election.mint_credential(
+            phones[1], credential_for("phone-1c", address=phones[1].address), station="suwon-01")),
+        ("authority-mint-at-mobile-station", election.mint(CREDENTIAL_STATION, [phones[2]])),
+    ]
+    ledger = builder.ledger
+    rejections = []
+    for name, tx in cases:
+        code = _code(lambda: ledger.check_tx(tx, time=time))
+        if code is None:
+            raise AssertionError(f"credential vector {name} was accepted")
+        rejections.append({"name": name, "tx": tx.to_dict(), "error": code})
+    report = verify_chain(network.genesis, builder.blocks)
+    if not report.ok:
+        raise AssertionError(report.failure)
+    return {
+        "description": ("Mobile voting (docs/protocol.md 10.10): the credential key is the RFC 9474 Appendix A key; one "
+                        "credential issued step by step (RSABSSA-SHA384-PSS-Randomized with fixed prefix, salt and r), "
+                        "then a chain that creates the election, opens it, mints by credential and votes; rejections "
+                        "apply to the state after the last block at block time `time`."),
+        "credential_key": blindrsa.public_key_der(public).hex(),
+        "issuance": {
+            "chain": CHAIN_ID, "election": election.id, "address": phones[0].address, "message_hex": _hex(message),
+            "msg_prefix": _hex(randomness["prefix"]), "input_msg": _hex(input_msg), "salt": _hex(randomness["salt"]),
+            "r": f"{randomness['r']:x}", "blinded_msg": _hex(blinded.blinded_msg), "inv": _hex(blinded.inv),
+            "blind_sig": _hex(blind_sig), "sig": _hex(signature), "credential": credential,
+        },
+        "genesis": network.genesis.to_dict(),
+        "blocks": [{"block": block.to_dict(), "certificate": cert.to_dict(), "state_root": _hex(block.header.state_root)}
+                   for block, cert in builder.blocks],
+        "tallies": report.tallies,
+        "time": time,
+        "rejections": rejections,
+    }
+
+
 def build_all() -> dict[str, Any]:
     builder, election, tokens, _ = build_chain()
     return {
@@ -421,6 +517,7 @@ def build_all() -> dict[str, Any]:
         "chain.json": chain_vectors(builder, election),
         "rejections.json": rejection_vectors(builder, election, tokens),
         "broken_chains.json": broken_chain_vectors(builder, election, tokens),
+        "credentials.json": credential_vectors(),
     }
 
 
