@@ -34,7 +34,7 @@
       ["voters", "checked_in", "mobile", "votes"].forEach(function (key) {
         var td = document.createElement("td"); td.className = "num"; td.textContent = text(row[key]); tr.appendChild(td);
       });
-      var last = document.createElement("td"); last.appendChild(meter(row.percent));
+      var last = document.createElement("td"); last.className = "meter-cell"; last.appendChild(meter(row.percent));
       var pct = document.createElement("span"); pct.className = "pct"; pct.textContent = " " + row.percent + " %";
       last.appendChild(pct); tr.appendChild(last); body.appendChild(tr);
     });

@@ -131,7 +131,7 @@ def test_official_runs_an_election_in_the_browser(
         page.click("button:has-text('Generate and download 12 cards')")
     pdf_path = tmp_path / "cards.pdf"
     download_info.value.save_as(str(pdf_path))
-    page.wait_for_selector("text=12 cards downloaded")
+    page.wait_for_selector("text=Downloaded")
     shot(page, artifacts, "03-token-cards")
     payloads = extract_qr_payloads(pdf_path.read_bytes())
     assert len(payloads) == 12
@@ -195,6 +195,6 @@ def test_official_runs_an_election_in_the_browser(
     anonymous = public.new_page()
     anonymous.goto(f"{base}/elections/{election.pk}/results/")
     expect(anonymous.locator("html")).to_have_attribute("lang", "ko")
-    expect(anonymous.locator("main")).to_contain_text("공식 결과")
+    expect(anonymous.locator("main")).to_contain_text("공식 개표 결과")
     anonymous.screenshot(path=str(artifacts / "09-results-public-ko.png"), full_page=True)
     public.close()

@@ -15,7 +15,8 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from ..access import Capability, access_election, get_capabilities
-from ..errors import VotingError
+from ..errors import ElectionWrongStatus, VotingError
+from ..lifecycle import Status
 from ..models import Election
 
 View = Callable[..., HttpResponse]
@@ -35,10 +36,23 @@ def get_now() -> datetime:
     return timezone.now()
 
 
+def error_message(exc: VotingError) -> str:
+    """The error's sentence for people: an election status is named as the UI names it ("투표 중", not "open")."""
+    status = exc.detail.get("status")
+    if isinstance(exc, ElectionWrongStatus) and isinstance(status, str) and status in Status.values:
+        try:
+            return str(exc.default_message) % {**exc.detail, "status": Status(status).label}
+        except (KeyError, ValueError, TypeError):
+            return exc.message
+    return exc.message
+
+
 def render_error(request: HttpRequest, exc: VotingError, election: Election | None = None) -> HttpResponse:
     """A friendly page for a refused action, with the error's HTTP status (404, 403, 409, ...)."""
     status = int(getattr(type(exc), "http_status", 400))
-    return render(request, "voting/error.html", {"error": exc, "election": election}, status=status)
+    extra = {"error": exc, "message": error_message(exc)}
+    context = base_context(request, election, **extra) if election is not None else {**extra, "election": None}
+    return render(request, "voting/error.html", context, status=status)
 
 
 def election_view(capability: Capability = Capability.VIEW) -> Callable[[View], View]:

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .. import lifecycle
 from ..access import Capability, can_create_elections, list_elections_for
@@ -17,14 +18,16 @@ from ..forms import CandidateFormSet, CloseForm, ElectionForm, build_draft
 from ..models import Election, OfficialAction, Region
 from ..selectors import get_setup_checklist
 from ..services import elections as services
+from .audit import describe_actions
 from .common import posted, add_service_errors, base_context, election_view, get_now, render_error
 
+# Lazy: the module is imported once, the message is shown in each request's language.
 LIFECYCLE_MESSAGES = {
-    "schedule": _("The election is scheduled: candidates and times are now on the ledger."),
-    "open": _("Voting is open."),
-    "close": _("Voting is closed."),
-    "tally": _("The votes are counted from the ledger."),
-    "publish": _("The results are published."),
+    "schedule": gettext_lazy("The election is scheduled: candidates and times are now on the ledger."),
+    "open": gettext_lazy("Voting is open."),
+    "close": gettext_lazy("Voting is closed."),
+    "tally": gettext_lazy("The votes are counted from the ledger."),
+    "publish": gettext_lazy("The results are published."),
 }
 
 
@@ -134,6 +137,6 @@ def confirm_transition(request: HttpRequest, election: Election, action: str) ->
 @election_view(Capability.MANAGE)
 def audit_log(request: HttpRequest, election: Election) -> HttpResponse:
     actions = OfficialAction.objects.filter(election=election).select_related("actor")[:500]
-    return render(request, "voting/audit_log.html", base_context(request, election, actions=actions))
+    return render(request, "voting/audit_log.html", base_context(request, election, rows=describe_actions(actions)))
 
 

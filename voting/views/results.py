@@ -72,10 +72,13 @@ def results_page(request: HttpRequest, election_id: int) -> HttpResponse:
     """Officials and observers after the tally; everyone once published (no sign-in needed then)."""
     try:
         election = access_election(request.user, election_id, Capability.VIEW_RESULTS)
-        results = _results_or_error(request, election)
     except VotingError as exc:
         return render_error(request, exc)
     request.capabilities = get_capabilities(request.user, election)  # type: ignore[attr-defined]
+    try:
+        results = _results_or_error(request, election)
+    except VotingError as exc:
+        return render_error(request, exc, election)
     context = base_context(request, election, results=results, bars=build_bars(results["candidates"]),
                            regions=build_stacks(results["regions"], results["candidates"]),
                            stations=build_stacks(results["stations"], results["candidates"]),

@@ -20,8 +20,10 @@ from .common import base_context, election_view, get_now
 def tokens(request: HttpRequest, election: Election) -> HttpResponse:
     batches = {b.station_id: b for b in TokenBatch.objects.filter(election=election)}
     stations = [(station, batches.get(station.pk)) for station in get_roll_stations(election)]
+    issued = [batch for _, batch in stations if batch is not None and batch.state == TokenBatch.State.ISSUED]
     return render(request, "voting/tokens.html", base_context(
         request, election, stations=stations, can_issue=lifecycle.is_allowed(election.status, "issue_tokens"),
+        total_voters=sum(station.voters for station, _ in stations), total_cards=sum(b.count for b in issued),
     ))
 
 
