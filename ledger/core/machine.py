@@ -164,7 +164,14 @@ class Ledger:
     def execute_block(
         self, block: Block, *, verified: Container[bytes] = EMPTY, on_tx: Callable[[int], None] | None = None
     ) -> PendingBlock:
-        """Validator / verifier side: re-execute a block and check every header field."""
+        """Validator / verifier side: re-execute a block and check every header field.
+
+        ``verified`` holds ids of transactions whose signatures the caller already
+        checked. A transaction id does not cover the signature, so a caller may only
+        put an id there after comparing the signature bytes in ``block`` with the ones
+        it verified (a hostile proposer can pair a known id with garbage signature
+        bytes); the node mempool and the simulator do exactly that.
+        """
         header = block.header
         self.validate_header(header)
         fail = _header_failure(header.height)
