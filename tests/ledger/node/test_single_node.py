@@ -100,7 +100,7 @@ BAD_REQUESTS = [
     ("GET", "/v1/blocks?limit=abc", None, 400, "bad_request"),
     ("GET", "/v1/blocks/0", None, 400, "bad_request"),
     ("GET", "/v1/blocks/99999", None, 404, "block_not_found"),
-    ("GET", "/v1/query/vote/tally", None, 400, "bad_request"),
+    ("GET", "/v1/query/vote/tally", None, 400, "malformed"),
     ("GET", "/v1/query/vote/tally?args=%7B", None, 400, "bad_request"),
     ("GET", "/v1/query/vote/tally?args=%5B%5D", None, 400, "bad_request"),
     ("GET", "/v1/query/vote/tally?args=%7B%22election%22%3Atrue%7D", None, 400, "bad_request"),
