@@ -36,12 +36,14 @@ class NodeApplication:
         validator_id: str,
         clock: Callable[[], int] = wall_ms,
         on_commit: Callable[[Block, CommitCertificate], None] | None = None,
+        max_proposal_txs: int | None = None,
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
         self.validator_id = validator_id
         self.clock = clock
         self.on_commit = on_commit
+        self.max_proposal_txs = max_proposal_txs  # None: up to the genesis max_block_txs
         self.block_hashes: list[bytes] = []  # index h-1 -> hash of block h
         self._executed: dict[bytes, PendingBlock] = {}
 
@@ -60,8 +62,11 @@ class NodeApplication:
         if height != self.ledger.height + 1 or not len(self.mempool):
             return None
         genesis = self.ledger.genesis
+        max_txs = genesis.param("max_block_txs")
+        if self.max_proposal_txs is not None:
+            max_txs = min(max_txs, self.max_proposal_txs)
         candidates = self.mempool.candidates(
-            max_txs=genesis.param("max_block_txs"),
+            max_txs=max_txs,
             max_bytes=genesis.param("max_block_bytes") - BLOCK_BYTES_HEADROOM,
         )
         result = self.ledger.build_block(

@@ -10,7 +10,8 @@ node.json::
       "key_file": "node.pem",
       "genesis_file": "genesis.json",
       "consensus": {"timeout_propose_ms": 1000, ...},      (optional, ConsensusConfig fields)
-      "mempool": {"max_txs": 50000}                         (optional)
+      "mempool": {"max_txs": 50000},                        (optional)
+      "proposal": {"max_txs": 1000}                         (optional; at most the genesis max_block_txs)
     }
 """
 
@@ -36,6 +37,11 @@ NODE_FILE = "node.json"
 DEFAULT_KEY_FILE = "node.pem"
 DEFAULT_GENESIS_FILE = "genesis.json"
 DEFAULT_MEMPOOL_MAX_TXS = 50_000
+# Transactions this node puts in one proposal. Deployment, not protocol: the genesis
+# max_block_txs (5000) bounds what any block may hold, but on a loaded 2-core machine a
+# 5000-vote proposal took longer to build, send and validate than timeout_propose_ms, so
+# nearly every height needed a second round (bench/network.py); 1000 kept round 0.
+DEFAULT_PROPOSAL_MAX_TXS = 1000
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class NodeConfig:
     genesis_file: str = DEFAULT_GENESIS_FILE
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     mempool_max_txs: int = DEFAULT_MEMPOOL_MAX_TXS
+    proposal_max_txs: int = DEFAULT_PROPOSAL_MAX_TXS
 
     @property
     def key_path(self) -> Path:
@@ -71,6 +78,7 @@ class NodeConfig:
             "key_file": self.key_file,
             "genesis_file": self.genesis_file,
             "mempool": {"max_txs": self.mempool_max_txs},
+            "proposal": {"max_txs": self.proposal_max_txs},
         }
         if consensus:
             data["consensus"] = consensus
@@ -113,6 +121,7 @@ def load_node_config(home: Path) -> NodeConfig:
         genesis_file=str(data.get("genesis_file", DEFAULT_GENESIS_FILE)),
         consensus=_read_consensus(home, data.get("consensus", {})),
         mempool_max_txs=_read_mempool(home, data.get("mempool", {})),
+        proposal_max_txs=_read_max_txs(home, data.get("proposal", {}), "proposal", DEFAULT_PROPOSAL_MAX_TXS),
     )
 
 
@@ -127,6 +136,13 @@ def _read_mempool(home: Path, raw: Any) -> int:
     value = raw.get("max_txs", DEFAULT_MEMPOOL_MAX_TXS) if isinstance(raw, dict) else None
     if type(value) is not int or value < 1:
         raise _fail(home, "mempool.max_txs must be a positive integer", field="mempool")
+    return value
+
+
+def _read_max_txs(home: Path, raw: Any, section: str, default: int) -> int:
+    value = raw.get("max_txs", default) if isinstance(raw, dict) else None
+    if type(value) is not int or value < 1:
+        raise _fail(home, f"{section}.max_txs must be a positive integer", field=section)
     return value
 
 

@@ -210,7 +210,8 @@ class Node:
 
         ledger, self._signer_state = await self.in_db(open_store)
         mempool = Mempool(ledger, max_txs=self.config.mempool_max_txs)
-        self.app = NodeApplication(ledger, mempool, validator_id=self.node_id, clock=self.clock)
+        self.app = NodeApplication(ledger, mempool, validator_id=self.node_id, clock=self.clock,
+                                   max_proposal_txs=self.config.proposal_max_txs)
         self.app.block_hashes.extend(hashes)
         self.persisted_height = ledger.height
 

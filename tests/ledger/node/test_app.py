@@ -109,3 +109,20 @@ def test_fetched_blocks_go_through_the_engine_and_are_verified(tmp_path: Path) -
 
     assert asyncio.run(feed()) == [(2, None), (0, "block 3 from v0 was not accepted (certificate or execution)")]
     assert node.app is not None and node.app.height == 2
+
+
+def test_a_node_proposes_at_most_its_configured_share_of_the_mempool() -> None:
+    """5000-vote proposals missed timeout_propose_ms on a loaded 4-node loopback network, so
+    nearly every height needed round 1 (bench/network.py); node.json "proposal.max_txs" caps them."""
+    network = make_sim_network(1)
+    ledger = Ledger(network.genesis)
+    app = NodeApplication(ledger, Mempool(ledger, max_txs=100), validator_id="v0", clock=lambda: NOW,
+                          max_proposal_txs=3)
+    voters = voter_keys(3, "cap")
+    chain = network.genesis.chain
+    for tx in [*election_setup(network.authority, chain, voters), *[vote(v, chain, "bob") for v in voters]]:
+        assert app.mempool.admit(tx, now=NOW).new
+    block = app.propose_block(1, 0, NOW)
+    assert block is not None and len(block.txs) == 3
+    assert NodeConfig(home=Path("."), node_id="v0", listen_host="127.0.0.1", listen_port=1, public_url="http://x",
+                      peers={}).to_dict()["proposal"] == {"max_txs": 1000}
