@@ -102,6 +102,10 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 async def post_txs(request: web.Request) -> web.Response:
     """One canonical transaction, or {"txs": [...]} with up to 1000 of them."""
+    if not _node(request).participating:
+        # Still catching up: checked against an old state, a valid vote could be refused for
+        # good (unknown_election). 503 makes clients fail over to another node instead.
+        return error_response(503, "node_starting", "the node is syncing; retry shortly or use another node")
     body = await request.read()
     if not body:
         raise BadRequest("the body must be a canonical transaction or {\"txs\": [...]}")

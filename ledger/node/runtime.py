@@ -20,6 +20,7 @@ certificate against the genesis, then execution), then start the engine and dial
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -173,15 +174,29 @@ class Node:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60, sock_connect=3))
         logger.info("node %s serving %s (height %s)", self.node_id, self.config.public_url, self.height)
         try:
-            await self.sync.initial(self._session)
-            self._start_engine()
-            if on_ready is not None:
-                on_ready()
-            await self._stop.wait()
+            if await self._initial_sync_or_stop(self._session, self._stop):
+                self._start_engine()
+                if on_ready is not None:
+                    on_ready()
+                await self._stop.wait()
         finally:
             await self._shutdown(runner)
         if self.fatal is not None:
             raise self.fatal
+
+    async def _initial_sync_or_stop(self, session: aiohttp.ClientSession, stop_event: asyncio.Event) -> bool:
+        """Catch up before taking part; a stop request wins (a stalling peer must not block SIGTERM)."""
+        sync = asyncio.create_task(self.sync.initial(session), name="initial-sync")
+        stop = asyncio.create_task(stop_event.wait(), name="stop-during-sync")
+        await asyncio.wait({sync, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if sync.done():
+            stop.cancel()
+            sync.result()  # re-raise a sync failure
+            return True
+        sync.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sync
+        return False
 
     def request_stop(self) -> None:
         if self._stop is not None:

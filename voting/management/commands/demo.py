@@ -220,15 +220,17 @@ class Command(BaseCommand):
                     raise DemoFailed(f"node {node_id} exited with code {code} while starting; last lines of "
                                      f"{node.home / 'node.log'}:\n{tail(node.home / 'node.log')}")
                 try:
-                    fetch_json(node.url + "/v1/status")
+                    status = fetch_json(node.url + "/v1/status")
                 except (OSError, ValueError):
                     continue
-                del waiting[node_id]
+                # A node answers while it is still syncing but refuses submissions until it takes part.
+                if isinstance(status, dict) and status.get("participating"):
+                    del waiting[node_id]
             if waiting and time.monotonic() > deadline:
-                raise DemoFailed(f"nodes {', '.join(waiting)} did not answer /v1/status within "
+                raise DemoFailed(f"nodes {', '.join(waiting)} were not taking part within "
                                  f"{NODES_READY_TIMEOUT_S:.0f}s; see their node.log in {self.localnet_dir}")
             time.sleep(0.2)
-        self._log("all nodes answer /v1/status")
+        self._log("all nodes are taking part in consensus")
 
     def _web_env(self, localnet: Localnet) -> dict[str, str]:
         return {
