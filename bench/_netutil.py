@@ -7,12 +7,8 @@ blocks written with the project's own services, exactly as a node would store th
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import os
-import random
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,8 +27,14 @@ from ledger.core.block import CommitCertificate, sign_vote
 from ledger.core.contracts.vote import MAX_MINT_BATCH, candidate_address
 from ledger.core.crypto import PrivateKey
 from ledger.core.tx import Transaction, make_tx
-from ledger.localnet import Localnet, create_localnet
-from ledger.localnet_runner import _add_alias, _remove_alias, database_url_for, prepare_databases
+from ledger.localnet import Localnet, create_localnet, free_port_block
+from ledger.localnet_runner import (
+    _add_alias,
+    _remove_alias,
+    database_url_for,
+    prepare_databases,
+    terminate_with_parent,
+)
 from ledger.node.config import load_node_config, read_private_key, write_node_config
 
 Log = Callable[[str], None]
@@ -42,31 +44,6 @@ MANAGE = str(settings.BASE_DIR / "manage.py")
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S', time.gmtime())}] {message}", file=sys.stderr, flush=True)
-
-
-def free_port_block(count: int) -> int:
-    """A base port with ``count`` free ports, below the ephemeral range (see tests/ledger/node/support)."""
-    rng = random.Random()
-    for _ in range(500):
-        base = rng.randrange(10_000, 30_000)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-        return base
-    raise RuntimeError("no block of free ports")
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def child_env(database_url: str | None = None) -> dict[str, str]:
@@ -114,7 +91,7 @@ class BenchNet:
             self.processes[node_id] = subprocess.Popen(
                 [sys.executable, MANAGE, "run_node", "--home", str(self.home(node_id))],
                 env=child_env(self.database_urls[node_id]), cwd=settings.BASE_DIR, stdout=output,
-                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,  # noqa: PLW1509  (no threads yet)
+                stderr=subprocess.STDOUT, preexec_fn=terminate_with_parent,  # noqa: PLW1509  (no threads yet)
             )
 
     def stop(self, node_id: str, timeout: float = 60) -> int:

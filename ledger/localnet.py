@@ -13,6 +13,8 @@ Layout of ``DIR`` (every node home is self-contained, so it can be copied to a m
 from __future__ import annotations
 
 import json
+import random
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,3 +138,36 @@ def load_localnet(directory: Path) -> Localnet:
     genesis = read_genesis_file(directory / DEFAULT_GENESIS_FILE)
     nodes = tuple(LocalnetNode(n["id"], n["name"], directory / n["home"], n["url"]) for n in data["nodes"])
     return Localnet(directory, data["chain"], genesis, nodes, Path(data["authority_key"]))
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_port_block(count: int) -> int:
+    """A base port such that base..base+count-1 are free now, below the ephemeral range.
+
+    Ports from the ephemeral range would collide with the nodes' own outgoing connections
+    (31 nodes open 930 of them) before every node has bound its listening port.
+    """
+    low, _ = _ephemeral_range()
+    rng = random.Random()
+    for _ in range(500):
+        base = rng.randrange(10_000, max(10_001, low - count - 1))
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError("no block of free ports")

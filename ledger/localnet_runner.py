@@ -173,7 +173,7 @@ def _drop(url: str) -> None:
     _postgres_admin(config, sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(config["NAME"])))
 
 
-def _terminate_with_parent() -> None:
+def terminate_with_parent() -> None:
     """In the child: get SIGTERM if the localnet process dies, even by SIGKILL (Linux only)."""
     if sys.platform.startswith("linux"):
         import ctypes
@@ -209,7 +209,7 @@ class LocalnetRunner:
             self.children[node.node_id] = subprocess.Popen(
                 [sys.executable, manage, "run_node", "--home", str(node.home)], env=env, cwd=settings.BASE_DIR,
                 stdout=output, stderr=subprocess.STDOUT if output else None, start_new_session=True,
-                preexec_fn=_terminate_with_parent,  # noqa: PLW1509  (no threads run in this process yet)
+                preexec_fn=terminate_with_parent,  # noqa: PLW1509  (no threads run in this process yet)
             )
 
     def wait(self) -> int:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from ledger.core.contracts.vote import MAX_MINT_BATCH, candidate_address
 from ledger.core.crypto import PrivateKey
 from ledger.core.machine import Ledger
 from ledger.core.tx import Transaction, make_tx
+from ledger.localnet import free_port_block  # noqa: F401  (the node and fault tests import it from here)
 
 CANDIDATES = ("alice", "bob", "carol")
 MANAGE = str(settings.BASE_DIR / "manage.py")
@@ -79,39 +78,6 @@ def build_chain(network: SimNetwork, batches: Sequence[Sequence[Transaction]]) -
 
 
 # --- processes and ports ------------------------------------------------------------------------
-
-
-def _ephemeral_range() -> tuple[int, int]:
-    try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32768, 60999
-
-
-def free_port_block(count: int) -> int:
-    """A base port such that base..base+count-1 are free now, below the ephemeral range.
-
-    Ports from the ephemeral range would collide with the nodes' own outgoing connections
-    (31 nodes open 930 of them) before every node has bound its listening port.
-    """
-    low, _ = _ephemeral_range()
-    rng = random.Random()
-    for _ in range(500):
-        base = rng.randrange(10_000, max(10_001, low - count - 1))
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-        return base
-    raise RuntimeError("no block of free ports")
 
 
 def node_env(database_url: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from ledger.core.errors import LedgerError
 from ledger.errors import LedgerServiceError
 from ledger.localnet import DEFAULT_BASE_PORT, LOCALNET_FILE, Localnet, create_localnet, load_localnet
-from ledger.localnet_runner import LocalnetRunner, _terminate_with_parent, database_url_for, prepare_databases
+from ledger.localnet_runner import LocalnetRunner, terminate_with_parent, database_url_for, prepare_databases
 from voting.demo import LOGINS
 
 HOST = "127.0.0.1"
@@ -270,7 +270,7 @@ class Command(BaseCommand):
             self.web = subprocess.Popen(
                 command, env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches only this process, which stops the children in order
-                preexec_fn=_terminate_with_parent,  # noqa: PLW1509  (no threads run in this process yet)
+                preexec_fn=terminate_with_parent,  # noqa: PLW1509  (no threads run in this process yet)
             )
         deadline = time.monotonic() + WEB_READY_TIMEOUT_S
         while True:
