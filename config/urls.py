@@ -13,4 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("voting.urls")),
     path("ledger/", include("ledger.urls")),
+    path("", include("kiosk.urls")),
+    path("", include("mobile_api.urls")),
+    path("", include("audit.urls")),
 ]

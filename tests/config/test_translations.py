@@ -16,7 +16,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 LOCALE = ROOT / "locale"
-PO_FILES = sorted(LOCALE.glob("*/LC_MESSAGES/*.po"))
+# The project catalogue plus one per app (``<app>/locale``), which Django finds on its own.
+PO_FILES = sorted([*LOCALE.glob("*/LC_MESSAGES/*.po"), *ROOT.glob("*/locale/*/LC_MESSAGES/*.po")])
 KEYWORD = re.compile(r'^(msgctxt|msgid_plural|msgid|msgstr(?:\[\d+\])?)\s+(".*")\s*$')
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%[sd]|\{\{\s*(\w+)\s*\}\}|\{(\w+)\}")
 
@@ -92,7 +93,7 @@ def test_the_reader_sees_empty_fuzzy_and_continued_entries() -> None:
     assert plural.fields["msgid_plural"] == "Many" and plural.translations == ["여럿"]
 
 
-@pytest.mark.parametrize("po_file", PO_FILES, ids=lambda p: str(p.relative_to(LOCALE)))
+@pytest.mark.parametrize("po_file", PO_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_message_is_translated_and_none_is_fuzzy(po_file: Path) -> None:
     entries = parse_po(po_file.read_text(encoding="utf-8"))
     messages = [entry for entry in entries if entry.msgid]
@@ -103,7 +104,7 @@ def test_every_message_is_translated_and_none_is_fuzzy(po_file: Path) -> None:
     assert not fuzzy, "fuzzy (check the translation, then remove the flag):\n" + "\n".join(fuzzy)
 
 
-@pytest.mark.parametrize("po_file", PO_FILES, ids=lambda p: str(p.relative_to(LOCALE)))
+@pytest.mark.parametrize("po_file", PO_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_translations_keep_the_placeholders(po_file: Path) -> None:
     wrong = []
     for entry in parse_po(po_file.read_text(encoding="utf-8")):
@@ -116,7 +117,7 @@ def test_translations_keep_the_placeholders(po_file: Path) -> None:
     assert not wrong, "placeholders differ:\n" + "\n".join(wrong)
 
 
-@pytest.mark.parametrize("po_file", PO_FILES, ids=lambda p: str(p.relative_to(LOCALE)))
+@pytest.mark.parametrize("po_file", PO_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_the_compiled_catalogue_is_not_older_than_the_po_file(po_file: Path) -> None:
     mo_file = po_file.with_suffix(".mo")
     assert mo_file.exists(), f"run: python3 run.py manage compilemessages --ignore=.venv ({mo_file} is missing)"
