@@ -41,6 +41,17 @@ class CommitOutcome:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class TxInfo:
+    """The network's view of one transaction: committed (with height and block), pending, rejected or unknown."""
+
+    tx_id: str
+    status: str  # committed | pending | rejected | unknown
+    height: int | None = None
+    block_hash: str | None = None
+    code: str = ""
+
+
 class LedgerTransport(Protocol):
     """What the gateway needs from a ledger connection."""
 
@@ -56,6 +67,10 @@ class LedgerTransport(Protocol):
 
     def iter_transactions(self, contract: str, tx_type: str) -> Iterable[Transaction]:
         """Every committed transaction of ``contract``/``tx_type``, in chain order."""
+        ...
+
+    def tx_status(self, tx_id: str) -> TxInfo:
+        """What the network knows of one transaction id (hex); raise LedgerUnavailable if no node answers."""
         ...
 
 
@@ -160,6 +175,29 @@ class LedgerGateway:
             per_candidate[to] = per_candidate.get(to, 0) + 1
         return counts
 
+    # --- transactions signed by voters ---------------------------------------------------------
+
+    def relay(self, tx: Transaction) -> CommitOutcome:
+        """Commit a transaction signed by someone else (a token key) and report its fate; never raises on rejection.
+
+        Kiosks and phones sign their own votes; the server only forwards them. A rejection is
+        returned with its ledger code for the caller to show. A ``tx_replayed`` rejection means
+        this very transaction (same id, so same body) is already on the chain, typically a
+        retry after a lost answer: that is success, with the height looked up.
+        Raises LedgerUnavailable when no node answers or the commit is not final in time.
+        """
+        (outcome,) = self.transport.commit([tx], self.timeout_s)
+        # A node answers a resubmission of a committed transaction with "committed" but no height.
+        if outcome.code == _REPLAYED or (outcome.committed and outcome.height is None):
+            info = self.transport.tx_status(tx.id_hex)
+            if info.status == "committed":
+                return CommitOutcome(tx.id_hex, True, info.height)
+        return outcome
+
+    def tx_status(self, tx_id: str) -> TxInfo:
+        """Where one transaction stands (the voter's tracking code is its id)."""
+        return self.transport.tx_status(tx_id)
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _tx(self, tx_type: str, payload: dict[str, Any]) -> Transaction:
@@ -219,6 +257,10 @@ class NodeClientTransport:
 
     def query(self, contract: str, name: str, args: dict[str, Any]) -> Any:
         return self._call(self.client.query, contract, name, args)
+
+    def tx_status(self, tx_id: str) -> TxInfo:
+        status = self._call(self.client.get_tx, tx_id)
+        return TxInfo(tx_id, status.status, status.height, status.block_hash, status.code)
 
     def iter_transactions(self, contract: str, tx_type: str) -> Iterable[Transaction]:
         for entry in self._call(lambda: list(self.client.iter_blocks(1, page=200))):

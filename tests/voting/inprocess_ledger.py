@@ -18,7 +18,7 @@ from ledger.core.genesis import Authority, ContractPin, Genesis, Validator
 from ledger.core.machine import Ledger
 from ledger.core.tx import Transaction
 from voting.errors import LedgerRejected, LedgerUnavailable
-from voting.ledger_gateway import CommitOutcome
+from voting.ledger_gateway import CommitOutcome, TxInfo
 
 CHAIN_ID = "evote-inprocess"
 
@@ -38,6 +38,8 @@ class InProcessTransport:
         )
         self.ledger = Ledger(self.genesis)
         self.committed: list[Transaction] = []
+        self.rejections: dict[str, str] = {}  # tx id hex -> code of its last rejection
+        self.block_hashes: dict[int, str] = {}
         self.offline = False
         self.clock_ms: int | None = None  # fixed block time for tests; None = wall clock
 
@@ -57,6 +59,7 @@ class InProcessTransport:
         if result.pending.block.txs:
             self.ledger.commit(result.pending)
             self.committed.extend(result.pending.block.txs)
+            self.block_hashes[self.ledger.height] = result.pending.block.header.hash.hex()
         height = self.ledger.height
         outcomes = []
         for tx in txs:
@@ -64,8 +67,19 @@ class InProcessTransport:
             if exc is None:
                 outcomes.append(CommitOutcome(tx.id_hex, True, height))
             else:
+                self.rejections[tx.id_hex] = exc.code
                 outcomes.append(CommitOutcome(tx.id_hex, False, None, exc.code, exc.message))
         return outcomes
+
+    def tx_status(self, tx_id: str) -> TxInfo:
+        if self.offline:
+            raise LedgerUnavailable(detail={"reason": "offline"})
+        height = self.ledger.tx_height(bytes.fromhex(tx_id))
+        if height is not None:
+            return TxInfo(tx_id, "committed", height, self.block_hashes.get(height))
+        if tx_id in self.rejections:
+            return TxInfo(tx_id, "rejected", code=self.rejections[tx_id])
+        return TxInfo(tx_id, "unknown")
 
     def query(self, contract: str, name: str, args: dict[str, Any]) -> Any:
         if self.offline:

@@ -108,3 +108,29 @@ def test_whole_election_through_the_services_on_a_real_node(
     assert results["total"] == 1
     assert results["stations"][0]["votes"] == {"c1": 1}
     assert results["ledger_totals"]["checkins"] == 1 and results["ledger_totals"]["minted"] == 3
+
+
+def test_relay_commits_a_voter_signed_vote_once_and_reports_rejections(node_gateway: LedgerGateway) -> None:
+    election = new_election(node_gateway)
+    token = PrivateKey.generate()
+    node_gateway.register_station(election=election, station="st-1", voters=1)
+    node_gateway.mint(election=election, station="st-1", addresses=[token.address])
+    node_gateway.open_election(election=election)
+    to = node_gateway.get_election(election)["candidates"][0]["address"]  # type: ignore[index]
+    vote = make_tx(token, chain=node_gateway.chain_id, contract="vote", type="transfer",
+                   payload={"election": election, "to": to})
+
+    first = node_gateway.relay(vote)
+    assert first.committed and first.height is not None and first.tx_id == vote.id_hex
+    again = node_gateway.relay(vote)  # a kiosk retrying after a lost answer: same id, success, same height
+    assert again.committed and again.height == first.height
+    info = node_gateway.tx_status(vote.id_hex)
+    assert info.status == "committed" and info.height == first.height and info.block_hash and len(info.block_hash) == 64
+
+    second = make_tx(token, chain=node_gateway.chain_id, contract="vote", type="transfer",
+                     payload={"election": election, "to": to}, nonce=1)
+    refused = node_gateway.relay(second)
+    assert not refused.committed and refused.code == "token_already_spent"
+    assert node_gateway.tx_status(second.id_hex).status == "rejected"
+    assert node_gateway.tx_status("00" * 32).status == "unknown"
+    assert node_gateway.get_tally(election)["totals"]["spent"] == 1
