@@ -27,6 +27,7 @@ from ..errors import MempoolFull
 
 PENDING, COMMITTED, REJECTED, UNKNOWN = "pending", "committed", "rejected", "unknown"
 DEFAULT_REJECTED_MEMORY = 100_000
+REBUILD_EVERY = 32  # commits between full re-checks of the pending transactions (see on_commit)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Mempool:
         self._overlay = Overlay(ledger.state)
         self._overlay_height = ledger.height
         self.pending_bytes = 0
+        self._commits_since_rebuild = 0
         self.newly_rejected: list[bytes] = []  # drained by the runtime to wake waiters
 
     def __len__(self) -> int:
@@ -160,13 +162,38 @@ class Mempool:
         self._remember_rejection(tx.id, exc)
 
     def on_commit(self, block: Block, *, now: int) -> None:
-        """Remove the block's transactions and re-check the rest against the new state."""
+        """Remove the block's transactions; re-check the rest only when the block may conflict with them.
+
+        Re-executing every pending transaction after every block cost a fifth of a node's
+        CPU under load (docs/performance.md). It is needed only when the block holds
+        transactions this mempool did not have: those may spend the same tokens as pending
+        ones, which must then be dropped. When every transaction of the block was pending
+        here, the overlay already contains the block's writes (it was built by executing all
+        pending transactions), so it stays valid on top of the new state: every key reads
+        the latest write, from the overlay or, for untouched keys, from the state. Values that
+        depend on the execution height (``tx/<id>``, ``opened_at``) may be stale in the
+        overlay, which is harmless: the overlay only screens admissions, and every block
+        is executed afresh against the committed state when it is built or validated.
+        A full rebuild still runs every ``REBUILD_EVERY`` commits, bounding the overlay's size.
+        """
+        all_known = True
         for tx in block.txs:
             entry = self._pending.pop(tx.id, None)
-            if entry is not None:
+            if entry is None:
+                all_known = False
+            else:
                 self.pending_bytes -= entry[1]
-        self._overlay_height = -1
-        self._refresh_overlay(now)
+        self._commits_since_rebuild += 1
+        if not self._pending:
+            self._overlay = Overlay(self.ledger.state)
+            self._overlay_height = self.ledger.height
+            self._commits_since_rebuild = 0
+        elif (all_known and self._overlay_height != -1 and self._commits_since_rebuild < REBUILD_EVERY
+              and self._overlay.parent is self.ledger.state):
+            self._overlay_height = self.ledger.height
+        else:
+            self._overlay_height = -1
+            self._refresh_overlay(now)
 
     def _refresh_overlay(self, now: int) -> None:
         if self._overlay_height == self.ledger.height and self._overlay.parent is self.ledger.state:
@@ -185,6 +212,7 @@ class Mempool:
             self._remember_rejection(tx_id, error)
         self._overlay = overlay
         self._overlay_height = self.ledger.height
+        self._commits_since_rebuild = 0
 
     # --- reads --------------------------------------------------------------------------------
 

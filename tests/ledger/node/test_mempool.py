@@ -150,3 +150,71 @@ def test_builder_rejection_is_remembered(mempool: Mempool, network: SimNetwork, 
     mempool.admit(tx, now=NOW)
     mempool.reject(tx, TokenAlreadySpent("spent"))
     assert len(mempool) == 0 and mempool.rejection(tx.id).code == "token_already_spent"  # type: ignore[union-attr]
+
+
+def test_incremental_recheck_matches_a_full_recheck_after_every_block(network: SimNetwork) -> None:
+    """Property: keeping the overlay when a block holds only pending transactions admits exactly what a full re-check does.
+
+    Two mempools see the same admissions and the same blocks: one with the incremental
+    re-check (``on_commit``'s fast path), one forced to re-execute everything after each
+    block. Blocks are built like another node would: any subset of the pending
+    transactions in any order, sometimes with spends this node never saw (forcing the slow
+    path and dropping the losers). After every step both agree on the pending set, on
+    every admission outcome and on every remembered rejection.
+    """
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    import ledger.node.mempool as mempool_module
+
+    chain = network.genesis.chain
+    voters = voter_keys(6, "incremental")
+    setup = election_setup(network.authority, chain, voters)
+    candidates = ["alice", "bob", "carol"]
+    step = st.one_of(
+        st.tuples(st.just("admit"), st.integers(0, 5), st.sampled_from(candidates), st.integers(0, 2)),
+        st.tuples(st.just("block"), st.lists(st.integers(0, 30), max_size=6, unique=True),
+                  st.lists(st.tuples(st.integers(0, 5), st.sampled_from(candidates)), max_size=2)),
+    )
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(step, min_size=1, max_size=25))
+    def run(steps: list[tuple]) -> None:  # type: ignore[type-arg]
+        fast_ledger, _ = build_chain(network, [setup])
+        slow_ledger, _ = build_chain(network, [setup])
+        fast, slow = Mempool(fast_ledger, max_txs=100), Mempool(slow_ledger, max_txs=100)
+        original_every = mempool_module.REBUILD_EVERY
+        for action in steps:
+            if action[0] == "admit":
+                _, voter, candidate, nonce = action
+                tx = vote(voters[voter], chain, candidate, nonce=nonce)
+                a = fast.admit(tx, now=NOW)
+                try:
+                    mempool_module.REBUILD_EVERY = 1
+                    b = slow.admit(tx, now=NOW)
+                finally:
+                    mempool_module.REBUILD_EVERY = original_every
+                assert (a.status, a.error.code if a.error else "") == (b.status, b.error.code if b.error else "")
+            else:
+                _, picks, foreign = action
+                pending = fast.snapshot()
+                chosen = [pending[i] for i in picks if i < len(pending)]
+                chosen += [vote(voters[v], chain, c, nonce=7) for v, c in foreign]
+                result = fast_ledger.build_block(chosen, proposer=network.genesis.proposer_for(fast_ledger.height + 1, 0).id,
+                                                 round=0, time=network.genesis.time + (fast_ledger.height + 1) * 1000)
+                if not result.pending.block.txs:
+                    continue
+                block = result.pending.block
+                fast_ledger.commit(result.pending)
+                slow_ledger.apply_block(block)
+                fast.on_commit(block, now=NOW)
+                try:
+                    mempool_module.REBUILD_EVERY = 1
+                    slow.on_commit(block, now=NOW)
+                finally:
+                    mempool_module.REBUILD_EVERY = original_every
+            assert [tx.id for tx in fast.snapshot()] == [tx.id for tx in slow.snapshot()]
+            assert fast.drain_newly_rejected() == slow.drain_newly_rejected()
+            assert fast.pending_bytes == slow.pending_bytes
+
+    run()
