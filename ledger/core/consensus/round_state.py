@@ -52,6 +52,7 @@ class HeightState:
     proposals: dict[int, Proposal] = field(default_factory=dict)  # first proposal per round
     blocks: dict[bytes, Block] = field(default_factory=dict)  # every block seen in a signed proposal
     validity: dict[bytes, bool] = field(default_factory=dict)  # app verdicts, cached per block id
+    fits: dict[bytes, bool] = field(default_factory=dict)  # within max_block_bytes, cached per block id
     once: set[tuple[str, int]] = field(default_factory=set)  # "for the first time" rules already fired
     timers: dict[str, Timer] = field(default_factory=dict)
     own: dict[tuple[int, int], Any] = field(default_factory=dict)  # (round, step) -> what we signed (rebroadcast)

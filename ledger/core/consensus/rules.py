@@ -94,7 +94,7 @@ class TendermintRules:
     def _judge(self, proposal: Proposal, now: int) -> tuple[bool, bytes | None]:
         """(ready to prevote, what to prevote) for the round's first proposal."""
         hs, block = self._hs, proposal.block
-        usable = self._is_timely(block, now) and self._is_valid(block)
+        usable = self._is_timely(block, now) and self._fits(block) and self._is_valid(block)
         if proposal.pol_round == -1:
             fresh = block.header.round == proposal.round and block.header.proposer == proposal.proposer
             unlocked = hs.locked_round == -1 or hs.locked_id == block.hash
@@ -166,6 +166,21 @@ class TendermintRules:
                 except LedgerError:
                     verdict = False
             hs.validity[block.hash] = verdict
+        return verdict
+
+    def _fits(self, block: Block) -> bool:
+        """Proposal size limit (genesis ``max_block_bytes``, canonical block bytes).
+
+        Like timeliness it gates only our own prevote (docs/protocol.md 9.2): it is not a block
+        validity rule, so a verifier of a finished chain need not re-encode blocks, but an honest
+        quorum never prevotes a block over the limit, so none is committed. Cached per block id:
+        encoding a full block costs milliseconds.
+        """
+        hs = self._hs
+        verdict = hs.fits.get(block.hash)
+        if verdict is None:
+            verdict = len(block.to_bytes()) <= self._genesis.param("max_block_bytes")
+            hs.fits[block.hash] = verdict
         return verdict
 
     def _is_timely(self, block: Block, now: int) -> bool:

@@ -42,7 +42,8 @@ class SimNetwork:
         return [v.id for v in self.genesis.validators]
 
 
-def make_sim_network(n: int, *, chain: str = SIM_CHAIN, powers: list[int] | None = None) -> SimNetwork:
+def make_sim_network(n: int, *, chain: str = SIM_CHAIN, powers: list[int] | None = None,
+                     params: dict[str, int] | None = None) -> SimNetwork:
     """Genesis with ``n`` validators (equal power unless given), one authority, system+vote pinned."""
     keys = {f"v{i}": key_for(f"validator-{i}") for i in range(n)}
     authority = key_for("authority")
@@ -54,7 +55,7 @@ def make_sim_network(n: int, *, chain: str = SIM_CHAIN, powers: list[int] | None
         chain=chain, time=SIM_GENESIS_TIME, validators=validators,
         authorities=(Authority(id="commission", name="Election commission", pubkey=authority.public_key),),
         contracts=tuple(ContractPin(id=c, source_sha256=contract_source_sha256(c)) for c in ("system", "vote")),
-        params={},
+        params=dict(params or {}),
     )
     return SimNetwork(genesis, keys, authority)
 

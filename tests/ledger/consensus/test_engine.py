@@ -366,3 +366,16 @@ def test_engine_rejects_a_key_that_is_not_the_validators() -> None:
     with pytest.raises(ValueError):
         make_engine(NET, "v0").__class__(NET.genesis, MemoryApp(NET.genesis), validator_id="v0", key=NET.keys["v1"],
                                           signer_state=None, config=CONFIG, now=START)
+
+
+@pytest.mark.parametrize("slack, prevoted", [(0, True), (-1, False)])
+def test_a_proposal_over_max_block_bytes_gets_a_nil_prevote(slack: int, prevoted: bool) -> None:
+    """The genesis size limit gates our prevote: exactly at the limit is fine, one byte over is nil."""
+    size = len(build_block(NET, round=0).to_bytes())
+    net = make_sim_network(4, params={"max_block_bytes": size + slack})
+    block = build_block(net, round=0)
+    assert len(block.to_bytes()) == size  # same transactions, same size
+    engine = make_engine(net, "v0")
+    assert engine.start(START) == []
+    outputs = engine.receive(propose(net, block), "v1", START)
+    assert [v.block for v in own_votes(outputs, "prevote")] == [block.hash if prevoted else None]
