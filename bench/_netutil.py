@@ -187,7 +187,7 @@ def extend_chain_offline(net: BenchNet, targets: list[str], blocks: int, txs_per
             time_ms += 1
             height = ledger.height + 1
             result = ledger.build_block(txs, proposer=genesis.proposer_for(height, 0).id, round=0, time=time_ms,
-                                        verified=frozenset(tx.id for tx in txs))
+                                        verified=frozenset((tx.id, tx.sig) for tx in txs))
             if result.rejected:
                 raise RuntimeError(f"offline block {height} rejected {result.rejected[0][1].code}")
             block = result.pending.block

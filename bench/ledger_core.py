@@ -155,7 +155,7 @@ class ChainWriter:
     def seal(self, txs: list[Transaction], *, trusted: bool = True) -> Block:
         ledger = self.ledger
         height = ledger.height + 1
-        verified = frozenset(tx.id for tx in txs) if trusted else frozenset()
+        verified = frozenset((tx.id, tx.sig) for tx in txs) if trusted else frozenset()
         result = ledger.build_block(txs, proposer=self.network.genesis.proposer_for(height, 0).id, round=0,
                                     time=ledger.head_time + 1_000, verified=verified)
         if result.rejected:
@@ -219,7 +219,7 @@ def bench_apply(votes: int, block_txs: int) -> dict[str, float]:
     def fresh_ledger() -> Ledger:
         ledger = Ledger(network.genesis)
         for data, _ in writer.blocks[:setup_blocks]:
-            ledger.apply_block(Block.from_bytes(data), verified=frozenset(t.id for t in Block.from_bytes(data).txs))
+            ledger.apply_block(Block.from_bytes(data), verified=frozenset((t.id, t.sig) for t in Block.from_bytes(data).txs))
         return ledger
 
     apply_s = float("inf")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ledger.core.encoding import encode
 
 from . import models
 from .errors import BlockNotFound
+from .network import NetworkOverview, get_network_overview
 
 DEFAULT_DB = "default"
 MAX_BLOCKS_PER_PAGE = 500
@@ -101,3 +103,58 @@ def get_stored_tx(tx_id: str, *, using: str = DEFAULT_DB) -> StoredTx | None:
     if row is None:
         return None
     return StoredTx(tx_id, row[0], row[1], row[2])
+
+
+# --- the network seen from the web app (status page, observers' dashboard) ----------------------
+
+
+class StatusRecorder:
+    """A node client that keeps the statuses the overview fetched, so each node is asked only once."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.statuses_seen: dict[str, Any] = {}
+
+    def statuses(self) -> dict[str, Any]:
+        self.statuses_seen = dict(self._client.statuses())
+        return self.statuses_seen
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def get_node_names(statuses: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Validator names by node id (from the genesis in each status) and node ids by URL (from peers).
+
+    A node that does not answer is still named: the nodes that do answer list it among
+    their peers, with its URL.
+    """
+    names: dict[str, str] = {}
+    ids_by_url: dict[str, str] = {}
+    for url, status in statuses.items():
+        if not isinstance(status, dict):
+            continue
+        for validator in status.get("validators") or []:
+            if isinstance(validator, dict) and validator.get("id") and validator.get("name"):
+                names.setdefault(str(validator["id"]), str(validator["name"]))
+        if status.get("node_id"):
+            ids_by_url[url.rstrip("/")] = str(status["node_id"])
+        for peer_id, peer in (status.get("peers") or {}).items():
+            if isinstance(peer, dict) and peer.get("url"):
+                ids_by_url.setdefault(str(peer["url"]).rstrip("/"), str(peer_id))
+    return names, ids_by_url
+
+
+def get_named_network_overview(client: Any) -> tuple[NetworkOverview, list[dict[str, Any]]]:
+    """Every configured node compared (``ledger.network``), each row with its node id and validator name.
+
+    Rows are ``{"node": NodeView, "node_id", "name"}`` in the order of the configured URLs.
+    """
+    recorder = StatusRecorder(client)
+    overview = get_network_overview(recorder)  # type: ignore[arg-type]
+    names, ids_by_url = get_node_names(recorder.statuses_seen)
+    rows = []
+    for node in overview.nodes:
+        node_id = node.node_id or ids_by_url.get(node.url.rstrip("/"), "")
+        rows.append({"node": node, "node_id": node_id, "name": names.get(node_id, "")})
+    return overview, rows

@@ -212,7 +212,7 @@ def load_ledger(
                 f"stored chain has a gap before height {height}", detail={"height": height, "field": "height"}
             )
         try:
-            ledger.apply_block(block, verified=frozenset(tx.id for tx in block.txs))
+            ledger.apply_block(block, verified=frozenset((tx.id, tx.sig) for tx in block.txs))
         except LedgerError as exc:
             raise StoredChainCorrupt(
                 f"stored block {height} does not replay: {exc.message}",

@@ -32,7 +32,7 @@ from .merkle import compute_merkle_root
 from .state import Overlay, ReadView, State, compute_state_root
 from .tx import Transaction
 
-EMPTY: frozenset[bytes] = frozenset()
+EMPTY: frozenset[tuple[bytes, bytes]] = frozenset()
 
 
 def genesis_writes(genesis: Genesis) -> dict[str, Any]:
@@ -118,7 +118,7 @@ class Ledger:
 
     def build_block(
         self, candidates: Iterable[Transaction], *, proposer: str, round: int, time: int,
-        verified: Container[bytes] = EMPTY,
+        verified: Container[tuple[bytes, bytes]] = EMPTY,
     ) -> BuildResult:
         """Proposer side: apply candidates in order, keep those that succeed."""
         height = self.height + 1
@@ -133,7 +133,7 @@ class Ledger:
             if len(kept) >= limit:
                 break
             try:
-                self.execute_tx(overlay, tx, height=height, time=time, verify_signature=tx.id not in verified)
+                self.execute_tx(overlay, tx, height=height, time=time, verify_signature=(tx.id, tx.sig) not in verified)
             except LedgerError as exc:
                 rejected.append((tx, exc))
                 continue
@@ -162,15 +162,15 @@ class Ledger:
             raise fail("proposer", "proposer is not the one scheduled for this height and round")
 
     def execute_block(
-        self, block: Block, *, verified: Container[bytes] = EMPTY, on_tx: Callable[[int], None] | None = None
+        self, block: Block, *, verified: Container[tuple[bytes, bytes]] = EMPTY,
+        on_tx: Callable[[int], None] | None = None
     ) -> PendingBlock:
         """Validator / verifier side: re-execute a block and check every header field.
 
-        ``verified`` holds ids of transactions whose signatures the caller already
-        checked. A transaction id does not cover the signature, so a caller may only
-        put an id there after comparing the signature bytes in ``block`` with the ones
-        it verified (a hostile proposer can pair a known id with garbage signature
-        bytes); the node mempool and the simulator do exactly that.
+        ``verified`` holds ``(id, signature)`` pairs the caller already checked. The pair,
+        not the id alone: an id does not cover the signature, so a hostile proposer could
+        pair a known id with garbage signature bytes, and only the very same bytes may
+        skip verification.
         """
         header = block.header
         self.validate_header(header)
@@ -185,7 +185,8 @@ class Ledger:
         verified = _verify_signatures(block.txs, verified)
         for index, tx in enumerate(block.txs):
             try:
-                self.execute_tx(overlay, tx, height=header.height, time=header.time, verify_signature=tx.id not in verified)
+                self.execute_tx(overlay, tx, height=header.height, time=header.time,
+                                verify_signature=(tx.id, tx.sig) not in verified)
             except LedgerError as exc:
                 raise BlockInvalid(
                     f"transaction {index} is invalid: {exc.message}",
@@ -206,7 +207,7 @@ class Ledger:
         self.head_hash = header.hash
         self.head_time = header.time
 
-    def apply_block(self, block: Block, *, verified: Container[bytes] = EMPTY) -> None:
+    def apply_block(self, block: Block, *, verified: Container[tuple[bytes, bytes]] = EMPTY) -> None:
         self.commit(self.execute_block(block, verified=verified))
 
     # --- reads -----------------------------------------------------------
@@ -222,15 +223,18 @@ class Ledger:
         return value if isinstance(value, int) else None
 
 
-def _verify_signatures(txs: Iterable[Transaction], verified: Container[bytes]) -> Container[bytes]:
-    """``verified`` plus the ids of ``txs`` whose signatures check out, verified in one loop.
+def _verify_signatures(
+    txs: Iterable[Transaction], verified: Container[tuple[bytes, bytes]]
+) -> Container[tuple[bytes, bytes]]:
+    """``verified`` plus the (id, signature) pairs of ``txs`` whose signatures check out, verified in one loop.
 
     Verifying a block's signatures back to back, before executing it, keeps OpenSSL's
     P-256 tables in the CPU cache: about 10% faster than interleaving verification with
     execution. A failing signature is left out and checked again in execute_tx, so the
     block's first error (and its position among the other checks) does not change.
     """
-    ok = {tx.id for tx in txs if tx.id not in verified and crypto.is_valid_signature(tx.signer, tx.sig, tx.signing_message())}
+    ok = {(tx.id, tx.sig) for tx in txs
+          if (tx.id, tx.sig) not in verified and crypto.is_valid_signature(tx.signer, tx.sig, tx.signing_message())}
     if not ok:
         return verified
     return _Either(verified, ok)
@@ -241,7 +245,7 @@ class _Either:
 
     __slots__ = ("first", "second")
 
-    def __init__(self, first: Container[bytes], second: Container[bytes]) -> None:
+    def __init__(self, first: Container[tuple[bytes, bytes]], second: Container[tuple[bytes, bytes]]) -> None:
         self.first, self.second = first, second
 
     def __contains__(self, item: object) -> bool:

@@ -111,8 +111,8 @@ def verify_chain(
                 if block.header.height != expected_height:
                     raise BlockInvalid("blocks are not in height order", height=expected_height, field="height")
                 _verify_signatures(block, expected_height, impl, checks)
-                all_ids = frozenset(tx.id for tx in block.txs)
-                pending = ledger.execute_block(block, verified=all_ids)
+                all_checked = frozenset((tx.id, tx.sig) for tx in block.txs)
+                pending = ledger.execute_block(block, verified=all_checked)
                 try:
                     cert.verify(genesis, block.header, impl)
                 except CertificateInvalid as exc:

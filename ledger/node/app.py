@@ -71,7 +71,7 @@ class NodeApplication:
         )
         result = self.ledger.build_block(
             candidates, proposer=self.validator_id, round=round, time=time,
-            verified=frozenset(tx.id for tx in candidates),
+            verified=frozenset((tx.id, tx.sig) for tx in candidates),
         )
         for tx, exc in result.rejected:
             logger.info("block builder dropped tx %s: %s", tx.id_hex, exc.code)

@@ -140,8 +140,8 @@ class Mempool:
             total += size
         return chosen
 
-    def verified_ids(self, txs: Iterable[Transaction]) -> frozenset[bytes]:
-        """Ids whose signature this mempool already checked, with the very same signature bytes.
+    def verified_ids(self, txs: Iterable[Transaction]) -> frozenset[tuple[bytes, bytes]]:
+        """(id, signature) pairs of ``txs`` whose signature this mempool already checked.
 
         A transaction id does not cover the signature, so a proposer could pair a known id
         with garbage signature bytes; only an identical signature may skip verification.
@@ -150,7 +150,7 @@ class Mempool:
         for tx in txs:
             entry = self._pending.get(tx.id)
             if entry is not None and entry[0].sig == tx.sig:
-                result.append(tx.id)
+                result.append((tx.id, tx.sig))
         return frozenset(result)
 
     def reject(self, tx: Transaction, exc: LedgerError) -> None:

@@ -103,7 +103,7 @@ class MemoryApp:
             return None
         proposer = self.genesis.proposer_for(height, round).id
         result = self.ledger.build_block(candidates, proposer=proposer, round=round, time=time,
-                                         verified={tx.id for tx in candidates})
+                                         verified={(tx.id, tx.sig) for tx in candidates})
         for tx, error in result.rejected:
             if isinstance(error, TxReplayed):
                 self.mempool.pop(tx.id, None)
@@ -115,9 +115,10 @@ class MemoryApp:
         self._pending[block.hash] = result.pending
         return block
 
-    def _verified_ids(self, block: Block) -> set[bytes]:
-        """Ids whose exact signature we checked at admission: the id excludes the signature."""
-        return {tx.id for tx in block.txs if (known := self.mempool.get(tx.id)) is not None and known.sig == tx.sig}
+    def _verified_ids(self, block: Block) -> set[tuple[bytes, bytes]]:
+        """(id, signature) pairs of the block we checked at admission (the id alone excludes the signature)."""
+        return {(tx.id, tx.sig) for tx in block.txs
+                if (known := self.mempool.get(tx.id)) is not None and known.sig == tx.sig}
 
     def validate_block(self, block: Block) -> bool:
         if block.hash in self._pending:

@@ -201,7 +201,7 @@ class Adversary:
             tx = block.txs[0]
             forged = Transaction(tx.chain, tx.contract, tx.type, tx.payload, tx.signer, tx.nonce, self.key.sign(b"x"))
             result = app.ledger.build_block([forged, *block.txs[1:]], proposer=self.node, round=block.header.round,
-                                            time=block.header.time, verified={t.id for t in block.txs})
+                                            time=block.header.time, verified={(t.id, t.sig) for t in block.txs})
             return self._sign(proposal, result.pending.block)
         h = block.header
         forged_header = BlockHeader(h.chain, h.height, h.round, h.prev, h.time, h.proposer, h.txs, h.tx_root, bytes(32))

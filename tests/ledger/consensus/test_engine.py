@@ -252,7 +252,7 @@ def _bad_tx_block() -> Block:
     good = first_tx(NET)
     bad = Transaction(good.chain, good.contract, good.type, good.payload, good.signer, good.nonce, NET.keys["v3"].sign(b"x"))
     ledger = Ledger(NET.genesis)
-    result = ledger.build_block([bad], proposer="v1", round=0, time=START, verified={bad.id})
+    result = ledger.build_block([bad], proposer="v1", round=0, time=START, verified={(bad.id, bad.sig)})
     assert result.pending.block.txs == (bad,)
     return result.pending.block
 

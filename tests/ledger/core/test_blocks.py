@@ -289,3 +289,19 @@ def test_proposer_rejects_a_bad_signature_among_good_ones() -> None:
     result = ledger.build_block([forged, good], proposer="node-0", round=0, time=ledger.head_time + 1000)
     assert [t.id for t in result.pending.block.txs] == [good.id]
     assert [(t.id, e.code) for t, e in result.rejected] == [(forged.id, "signature_invalid")]
+
+
+def test_a_verified_pair_skips_only_the_very_same_signature_bytes() -> None:
+    """``verified`` holds (id, signature) pairs: a known id with other signature bytes is checked again."""
+    from ledger.core.tx import Transaction
+
+    ledger, block = proposed()
+    good = block.txs[0]
+    forged = Transaction(good.chain, good.contract, good.type, good.payload, good.signer, good.nonce,
+                         bytes(31) + b"\x01" + bytes(31) + b"\x01")
+    assert forged.id == good.id  # the id excludes the signature
+    bad_block = Block(block.header, (forged, *block.txs[1:]))
+    with pytest.raises(BlockInvalid) as caught:
+        ledger.execute_block(bad_block, verified={(good.id, good.sig)})
+    assert caught.value.detail["tx_index"] == 0 and caught.value.detail["reason"] == "signature_invalid"
+    ledger.execute_block(block, verified={(tx.id, tx.sig) for tx in block.txs})  # the genuine bytes may skip

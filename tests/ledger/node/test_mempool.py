@@ -139,7 +139,7 @@ def test_verified_ids_require_the_same_signature(mempool: Mempool, network: SimN
     mempool.admit(tx, now=NOW)
     forged = Transaction(tx.chain, tx.contract, tx.type, tx.payload, tx.signer, tx.nonce, bytes(63) + b"\x01")
     assert forged.id == tx.id
-    assert mempool.verified_ids([tx]) == {tx.id}
+    assert mempool.verified_ids([tx]) == {(tx.id, tx.sig)}
     assert mempool.verified_ids([forged]) == frozenset()
 
 
