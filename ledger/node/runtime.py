@@ -60,6 +60,7 @@ from .gossip import TxGossip
 from .mempool import COMMITTED, PENDING, REJECTED, UNKNOWN, Admission, Mempool
 from .metrics import NodeMetrics
 from .peers import PeerNetwork
+from .signer_file import later, read_signer_state, signer_state_path, write_signer_state
 from .sync import ChainSync, SyncPage
 from .waiters import TxWaiters
 
@@ -98,6 +99,12 @@ class StepResult:
     rejected: list[bytes] = field(default_factory=list)
 
 
+def _log_failed_signer_copy(done: Any) -> None:
+    """The database copy is a convenience (the file is the guard): a failure is logged, not fatal."""
+    if not done.cancelled() and done.exception() is not None:
+        logger.warning("could not copy the signer state to the database: %s", done.exception())
+
+
 class Node:
     def __init__(self, home: NodeHome, *, clock: Callable[[], int] = wall_ms) -> None:
         self.config = home.config
@@ -116,6 +123,9 @@ class Node:
         self.persisted_height = 0
         self.last_commit_wall: int | None = None
         self._db = ThreadPoolExecutor(1, thread_name_prefix="ledger-db")
+        # The signer state goes to a local file on its own thread: never queued behind a block insert.
+        self._signer_io = ThreadPoolExecutor(1, thread_name_prefix="ledger-signer")
+        self._signer_path = signer_state_path(home.config.home)
         self._state = ThreadPoolExecutor(1, thread_name_prefix="ledger-state")
         # Reads for peers and observers get their own threads, so they never delay a write.
         self._db_read = ThreadPoolExecutor(2, thread_name_prefix="ledger-db-read")
@@ -223,7 +233,8 @@ class Node:
             logger.info("replayed %s stored blocks in %.2fs", ledger.height, time.monotonic() - started)
             return ledger, services.load_signer_state()
 
-        ledger, self._signer_state = await self.in_db(open_store)
+        ledger, stored_signer = await self.in_db(open_store)
+        self._signer_state = later(read_signer_state(self._signer_path), stored_signer)
         mempool = Mempool(ledger, max_txs=self.config.mempool_max_txs)
         self.app = NodeApplication(ledger, mempool, validator_id=self.node_id, clock=self.clock,
                                    max_proposal_txs=self.config.proposal_max_txs)
@@ -258,6 +269,7 @@ class Node:
         await self.in_db(connections.close_all)  # runs after every queued block write
         for _ in range(2):
             await self.in_db_read(connections.close_all)
+        self._signer_io.shutdown(wait=True)
         self._db.shutdown(wait=True)
         self._db_read.shutdown(wait=True)
         self._verify.shutdown(wait=True)
@@ -581,7 +593,7 @@ class Node:
                 signer = action[1]
                 continue
             if signer is not None and kind in {"broadcast", "send"}:
-                await self.in_db(services.save_signer_state, signer)
+                await self._save_signer(signer)
                 signer = None
             if kind == "broadcast":
                 self.peers.broadcast(action[1])
@@ -598,12 +610,18 @@ class Node:
             elif kind == "resolve" and not action[1].done():
                 action[1].set_result(action[2])
         if signer is not None:
-            await self.in_db(services.save_signer_state, signer)
+            await self._save_signer(signer)
         for tx_id in result.rejected:
             self._admitted_at.pop(tx_id, None)
             self.waiters.wake(tx_id)
 
     # --- persistence ------------------------------------------------------------------------
+
+    async def _save_signer(self, state: SignerState) -> None:
+        """Durable before the caller sends anything (file, own thread); the database copy follows behind."""
+        await asyncio.get_running_loop().run_in_executor(self._signer_io, write_signer_state, self._signer_path, state)
+        copy = self._db.submit(call_with_reconnect, services.save_signer_state, state)
+        copy.add_done_callback(_log_failed_signer_copy)
 
     def persist(self, block: Block, cert: CommitCertificate) -> None:
         """Queue the block write (height order is the executor's order); wake waiters once stored."""
