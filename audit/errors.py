@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from django.utils.translation import gettext_lazy as _
+
 
 class AuditError(Exception):
     """Root of audit failures expected in normal operation (bugs raise something else)."""
@@ -20,3 +22,19 @@ class AuditError(Exception):
         self.message = message or self.default_message
         self.detail: dict[str, Any] = dict(detail or {})
         super().__init__(self.message)
+
+
+class ElectionNotObservable(AuditError):
+    """No election with this id that the user observes (a missing one and a forbidden one look alike)."""
+
+    code: ClassVar[str] = "election_not_observable"
+    http_status: ClassVar[int] = 404
+    default_message: ClassVar[str] = _("No election with this id that you may observe.")
+
+
+class SignInRequired(AuditError):
+    """The observer dashboard is for signed-in observers and officials."""
+
+    code: ClassVar[str] = "sign_in_required"
+    http_status: ClassVar[int] = 401
+    default_message: ClassVar[str] = _("Sign in as an observer or official of this election.")
