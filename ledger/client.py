@@ -120,7 +120,11 @@ class NodeClient:
 
     def _get_json(self, path: str, **kwargs: Any) -> Any:
         data, _ = self._request("GET", path, **kwargs)
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except ValueError as exc:  # something else answers on that port (a proxy page, a broken node)
+            raise NodeRequestFailed("the node answered with something that is not JSON",
+                                    detail={"path": path.split("?")[0]}, node_code="not_json") from exc
 
     # --- transactions -----------------------------------------------------------------------
 

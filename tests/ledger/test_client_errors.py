@@ -1,0 +1,45 @@
+"""NodeClient turns a node's unusable answers into typed errors, never a bare ValueError."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ledger.client import NodeClient
+from ledger.errors import NodeRequestFailed, NodeUnavailable
+
+
+class _HtmlAnswer(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        body = b"<html>maintenance</html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def html_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlAnswer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.network
+def test_a_non_json_answer_is_a_typed_failure(html_server: str) -> None:
+    client = NodeClient([html_server], timeout_s=2)
+    with pytest.raises(NodeRequestFailed) as caught:
+        client.status()
+    assert caught.value.code == "not_json"
+    statuses = client.statuses()
+    assert isinstance(statuses[html_server], (NodeRequestFailed, NodeUnavailable))
