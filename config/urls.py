@@ -5,6 +5,11 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView
 
+from voting.signin import GuardedAdminAuthenticationForm
+
+# The admin's sign-in is throttled and locked like the officials' (voting.signin).
+admin.site.login_form = GuardedAdminAuthenticationForm
+
 # No Swagger/Redoc page: both load their UI from a CDN, which the deployment may not reach.
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),

@@ -3,12 +3,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from .signin import GuardedAuthenticationForm
 from .views import checkin, elections, results, roll, stations, tokens
 
 app_name = "voting"
 
 urlpatterns = [
     path("accounts/sign-in/", auth_views.LoginView.as_view(template_name="voting/sign_in.html",
+                                                          authentication_form=GuardedAuthenticationForm,
                                                           redirect_authenticated_user=True), name="sign_in"),
     path("accounts/sign-out/", auth_views.LogoutView.as_view(), name="sign_out"),
     path("elections/", elections.election_list, name="election_list"),
