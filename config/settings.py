@@ -223,6 +223,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
+    # Client address for throttling: REMOTE_ADDR, or the n-th X-Forwarded-For hop behind n trusted proxies.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0) or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Blockchain e-voting API",
@@ -301,3 +303,48 @@ LEDGER.setdefault(
     "AUTHORITY_KEY_FILE",
     resolve_under_base(ENV.get("LEDGER_AUTHORITY_KEY_FILE", "var/localnet/authority.pem")),
 )
+
+# --- Mobile voting (issue 6: SMS one-time code, anonymous blind-signed credential) -------------
+
+# Throttles count in the cache: per-process memory by default, shared Redis when REDIS_URL is
+# set (several web workers must share one count, or each worker multiplies the limits).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+MOBILE: dict[str, Any] = {
+    # Dotted path of the SMS backend class (mobile_api.sms.*): console (stdout), file (one file per
+    # message under SMS_FILE_PATH), locmem (tests: mobile_api.sms.outbox), http (a gateway, below).
+    "SMS_BACKEND": ENV.get(
+        "MOBILE_SMS_BACKEND",
+        "mobile_api.sms.backends.http.SmsBackend" if IS_PRODUCTION else "mobile_api.sms.backends.console.SmsBackend",
+    ),
+    "SMS_FILE_PATH": resolve_under_base(ENV.get("MOBILE_SMS_FILE_PATH", "var/sms")),
+    # HTTP gateway: POST JSON {"to", "text", "sender"} with "Authorization: Bearer <token>".
+    "SMS_HTTP_URL": ENV.get("MOBILE_SMS_HTTP_URL", "").strip(),
+    "SMS_HTTP_TOKEN": ENV.get("MOBILE_SMS_HTTP_TOKEN", "").strip(),
+    "SMS_HTTP_SENDER": ENV.get("MOBILE_SMS_HTTP_SENDER", "").strip(),
+    "SMS_HTTP_TIMEOUT_S": env_int("MOBILE_SMS_HTTP_TIMEOUT_S", 10),
+    # Key of the HMAC that stores one-time codes (a database dump alone cannot brute-force them).
+    # Derived from SECRET_KEY when empty; production should set its own (system check mobile_api.W001).
+    "OTP_HMAC_KEY": ENV.get("MOBILE_OTP_HMAC_KEY", "").strip(),
+    "OTP_DIGITS": env_int("MOBILE_OTP_DIGITS", 8),  # >= 7 (10^7 > 2^20 codes)
+    "OTP_TTL_S": env_int("MOBILE_OTP_TTL_S", 300),
+    "OTP_MAX_ATTEMPTS": env_int("MOBILE_OTP_MAX_ATTEMPTS", 5),
+    # Lifetime of the device session that may ask for the one blind signature.
+    "SESSION_TTL_S": env_int("MOBILE_SESSION_TTL_S", 600),
+    # The phone page waits a random 0..N seconds between the credential and the mint, so the two
+    # requests are harder to pair by time (docs/mobile.md, threat model of the credential).
+    "PAGE_MINT_DELAY_MAX_S": env_int("MOBILE_PAGE_MINT_DELAY_MAX_S", 4),
+    # Election authorities' RSA credential keys: one PEM file per election, mode 0600, never in the DB.
+    "CREDENTIAL_KEY_DIR": resolve_under_base(ENV.get("MOBILE_CREDENTIAL_KEY_DIR", "var/mobile/credential-keys")),
+    "CREDENTIAL_KEY_BITS": env_int("MOBILE_CREDENTIAL_KEY_BITS", 3072),
+    # Rate limits ("<count>/<second|minute|hour|day>"), counted in the cache above.
+    "THROTTLE_RATES": {
+        "otp_phone": ENV.get("MOBILE_RATE_OTP_PHONE", "5/hour"),  # codes per phone number (SMS pumping)
+        "otp_client": ENV.get("MOBILE_RATE_OTP_CLIENT", "20/hour"),  # code requests per client address
+        "verify_client": ENV.get("MOBILE_RATE_VERIFY_CLIENT", "60/hour"),  # code guesses per client address
+        "credential_client": ENV.get("MOBILE_RATE_CREDENTIAL_CLIENT", "30/hour"),
+        "submit_client": ENV.get("MOBILE_RATE_SUBMIT_CLIENT", "120/hour"),  # mint and vote submissions
+        "read_client": ENV.get("MOBILE_RATE_READ_CLIENT", "600/hour"),  # elections and vote status
+    },
+}

@@ -10,3 +10,6 @@ class MobileApiConfig(AppConfig):
     name = "mobile_api"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = _("Mobile API")
+
+    def ready(self) -> None:
+        from . import checks, schema  # noqa: F401  (register the system checks and the OpenAPI extension)

@@ -35,6 +35,11 @@ class ElectionForm(forms.Form):
     closes_at = forms.DateTimeField(
         label=_("Voting closes"), widget=DateTimeLocalInput(), input_formats=[DATETIME_FORMAT, "%Y-%m-%d %H:%M"]
     )
+    mobile_voting = forms.BooleanField(
+        label=_("Offer mobile voting"), required=False,
+        help_text=_("Voters with a phone number on the roll may vote by phone after an SMS code check, "
+                    "with an anonymous credential. A voter who gets one cannot check in at a station."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -57,7 +62,7 @@ def build_draft(form: ElectionForm, candidates: Any) -> ElectionDraft:
     return ElectionDraft(
         title=data["title"], description=data.get("description", ""), kind=data["kind"],
         max_choices=data.get("max_choices") or 1, region=data["region"], opens_at=data["opens_at"],
-        closes_at=data["closes_at"],
+        closes_at=data["closes_at"], mobile_voting=bool(data.get("mobile_voting")),
         candidates=tuple(
             CandidateDraft(row.get("name", ""), row.get("party", "")) for row in candidates.cleaned_data if row
         ),

@@ -107,8 +107,9 @@ class LedgerGateway:
 
     def create_election(
         self, *, election: str, title: str, candidates: Sequence[tuple[str, str]], opens_at_ms: int, closes_at_ms: int,
-        choices: int = 1,
+        choices: int = 1, credential_key: str | None = None,
     ) -> str:
+        """Create the election; ``credential_key`` (SPKI DER hex) enables mobile credentials (protocol 10.2, 10.10)."""
         payload: dict[str, Any] = {
             "election": election,
             "title": title,
@@ -118,6 +119,8 @@ class LedgerGateway:
         }
         if choices != 1:  # approval k-of-n: every token holds k units (docs/protocol.md 10.2)
             payload["choices"] = choices
+        if credential_key is not None:
+            payload["credential_key"] = credential_key
         (outcome,) = self._commit([self._tx("create", payload)], tolerate={"election_exists"})
         if not outcome.committed:
             record = self.get_election(election)

@@ -83,10 +83,12 @@ def fetch_statuses(client: Any) -> dict[str, Any]:
     def one(url: str) -> Any:
         try:
             status = client.status(url)
-        except (NodeUnavailable, NodeRequestFailed) as exc:
+        except NodeRequestFailed as exc:
+            if exc.code == "not_json":  # NodeClient's code for a body that is not JSON
+                return NodeUnavailable(detail={"nodes": {url: f"invalid answer: {exc.message}"}})
             return exc
-        except ValueError as exc:  # the body was not JSON
-            return NodeUnavailable(detail={"nodes": {url: f"invalid answer: {exc}"}})
+        except NodeUnavailable as exc:
+            return exc
         if not isinstance(status, dict) or not isinstance(status.get("height", 0), int):
             return NodeUnavailable(detail={"nodes": {url: "invalid answer: not a status object"}})
         return status

@@ -39,6 +39,8 @@ class Election(models.Model):
     closes_at = models.DateTimeField(_("closes at"))
     region = models.ForeignKey(Region, on_delete=models.PROTECT, related_name="elections", verbose_name=_("region"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # Voters on the roll with a phone number may vote by phone (SMS code + anonymous credential, mobile_api).
+    mobile_voting = models.BooleanField(_("mobile voting"), default=False)
     ledger_id = models.CharField(max_length=64, unique=True, default=new_ledger_id, editable=False)
     # Keys the HMAC that turns a roll entry into its anonymous check-in id on the ledger.
     checkin_secret = models.BinaryField(max_length=32, default=new_checkin_secret, editable=False)

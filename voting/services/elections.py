@@ -35,6 +35,7 @@ from ..selectors import get_setup_checklist
 from .audit import record_action
 
 MAX_CANDIDATES = 200
+MOBILE_STATION = "mobile"  # the vote contract's pseudo-station for credential mints (protocol 10.11)
 YES_NO_ABSTAIN_OPTIONS = (gettext_lazy("Yes"), gettext_lazy("No"), gettext_lazy("Abstain"))
 
 
@@ -56,6 +57,7 @@ class ElectionDraft:
     description: str = ""
     max_choices: int = 1
     candidates: Sequence[CandidateDraft] = field(default_factory=tuple)
+    mobile_voting: bool = False
 
 
 def get_effective_candidates(draft: ElectionDraft) -> list[CandidateDraft]:
@@ -103,6 +105,7 @@ def _apply_draft(election: Election, draft: ElectionDraft) -> None:
     election.kind = draft.kind
     election.max_choices = draft.max_choices if draft.kind == Election.Kind.APPROVAL else 1
     election.opens_at, election.closes_at, election.region = draft.opens_at, draft.closes_at, draft.region
+    election.mobile_voting = draft.mobile_voting
 
 
 def _replace_candidates(election: Election, draft: ElectionDraft) -> None:
@@ -166,13 +169,36 @@ def schedule_election(actor: AbstractBaseUser, election: Election, now: datetime
     if election.closes_at <= now:
         raise SchedulePassed(detail={"closes_at": election.closes_at.isoformat()})
     gateway = get_gateway()
+    credential_key = get_credential_key(election)
     tx_id = gateway.create_election(
         election=election.ledger_id, title=election.title, candidates=[(c.ledger_id, c.name) for c in candidates],
         opens_at_ms=to_ledger_ms(election.opens_at), closes_at_ms=to_ledger_ms(election.closes_at),
-        choices=get_ballot_choices(election),
+        choices=get_ballot_choices(election), credential_key=credential_key,
     )
-    _validate_ledger_record(election, candidates)
+    _validate_ledger_record(election, candidates, credential_key)
+    register_mobile_station(election)
     return _move(actor, election, "schedule", now, ledger_tx=tx_id, ledger_election=election.ledger_id)
+
+
+def get_credential_key(election: Election) -> str | None:
+    """The election authority's RSA credential key (SPKI DER hex) for mobile voting, made on first use."""
+    if not election.mobile_voting:
+        return None
+    from mobile_api.credential_keys import ensure_credential_key  # the key store lives with the mobile app
+
+    return ensure_credential_key(election.ledger_id).hex()
+
+
+def register_mobile_station(election: Election) -> None:
+    """Register the ledger's ``mobile`` pseudo-station for the roll entries that have a phone number.
+
+    Called when scheduling and again just before opening (the roll may still be imported while
+    scheduled); the ledger accepts re-registration only before it opens (protocol 10.3, 10.11).
+    """
+    if not election.mobile_voting:
+        return
+    voters = election.roll.exclude(phone_hmac="").count()
+    get_gateway().register_station(election=election.ledger_id, station=MOBILE_STATION, voters=voters)
 
 
 def get_ballot_choices(election: Election) -> int:
@@ -180,9 +206,11 @@ def get_ballot_choices(election: Election) -> int:
     return election.max_choices if election.kind == Election.Kind.APPROVAL else 1
 
 
-def _validate_ledger_record(election: Election, candidates: list[Candidate]) -> None:
+def _validate_ledger_record(election: Election, candidates: list[Candidate], credential_key: str | None = None) -> None:
     """After a retried create, make sure the ledger holds what the database says (else refuse)."""
     record = get_gateway().get_election(election.ledger_id) or {}
+    if record.get("credential_key") != credential_key:
+        raise LedgerRejected(detail={"reason": "ledger_record_differs", "election": election.ledger_id})
     expected = [{"id": c.ledger_id, "name": c.name} for c in candidates]
     actual = [{"id": c["id"], "name": c["name"]} for c in record.get("candidates", [])]
     if actual != expected or record.get("opens_at") != to_ledger_ms(election.opens_at) or record.get(
@@ -203,6 +231,8 @@ def open_election(actor: AbstractBaseUser, election: Election, now: datetime) ->
         raise ScheduleNotReached(detail={"opens_at": election.opens_at.isoformat()})
     if now >= election.closes_at:
         raise SchedulePassed(detail={"closes_at": election.closes_at.isoformat()})
+    if election.mobile_voting and (get_gateway().get_election(election.ledger_id) or {}).get("status") == "created":
+        register_mobile_station(election)  # final phone-voter count; impossible once open on the ledger
     tx_id = get_gateway().open_election(election=election.ledger_id)
     return _move(actor, election, "open", now, ledger_tx=tx_id)
 

@@ -51,7 +51,7 @@ def _election_initial(election: Election | None) -> dict[str, Any]:
     return {
         "title": election.title, "description": election.description, "kind": election.kind,
         "max_choices": election.max_choices, "region": election.region, "opens_at": election.opens_at,
-        "closes_at": election.closes_at,
+        "closes_at": election.closes_at, "mobile_voting": election.mobile_voting,
     }
 
 

@@ -1,0 +1,1 @@
+"""Reference clients that talk to the project only through its public APIs."""

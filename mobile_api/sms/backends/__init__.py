@@ -1,0 +1,1 @@
+"""SMS backends: console, file, locmem, http (see mobile_api.sms)."""
