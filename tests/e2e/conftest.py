@@ -30,9 +30,25 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ARTIFACTS = Path(settings.BASE_DIR) / "artifacts" / "e2e"
 
 
+KOREAN_FONT_DIR = Path("/usr/share/fonts/truetype/nanum")
+
+
+def ensure_korean_font() -> None:
+    """Install Debian's fonts-nanum when missing and we can: without a Hangul font, screenshots show boxes.
+
+    Best effort: the tests do not depend on glyphs, only the screenshots in docs/ do.
+    """
+    if KOREAN_FONT_DIR.exists() or os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "fonts-nanum"], env=env,
+                   capture_output=True, text=True, timeout=600, check=False)
+
+
 def ensure_chromium() -> str | None:
     """Return why Chromium is unavailable, or None once /usr/bin/chromium exists (installing it if we can)."""
     if CHROMIUM.exists():
+        ensure_korean_font()
         return None
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
         return f"{CHROMIUM} is missing; install the distribution's chromium package (apt-get install chromium)"
@@ -41,6 +57,7 @@ def ensure_chromium() -> str | None:
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
         if result.returncode != 0:
             return f"could not install chromium with {' '.join(command)}: {result.stderr[-500:]}"
+    ensure_korean_font()
     return None if CHROMIUM.exists() else f"apt-get installed chromium but {CHROMIUM} is still missing"
 
 
