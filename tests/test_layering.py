@@ -112,3 +112,87 @@ CHECKER_CASES = [
 @pytest.mark.parametrize(("source", "allowed"), CHECKER_CASES)
 def test_layering_checker_flags_every_kind_of_forbidden_import(source: str, allowed: bool) -> None:
     assert (forbidden_imports(SAMPLE, source) == []) is allowed
+
+
+# --- the standalone verifier: standard library, cryptography and ecdsa, and itself only ----------
+
+VERIFIER = ROOT / "verifier"
+VERIFIER_FILES = sorted(VERIFIER.rglob("*.py"))
+
+
+def verifier_forbidden_imports(path: Path, source: str) -> list[str]:
+    """Imports of a verifier module that reach outside the standard library, the crypto packages and verifier/."""
+    def allowed(module: str) -> bool:
+        top = module.split(".")[0]
+        return top == "verifier" or top in STDLIB or top in ALLOWED_THIRD_PARTY
+
+    return [f"{path.relative_to(ROOT)}:{line}: {module}" for line, module in imported_modules(path, source)
+            if not allowed(module)]
+
+
+def test_the_verifier_has_python_files() -> None:
+    names = {p.relative_to(VERIFIER).as_posix() for p in VERIFIER_FILES}
+    assert {"__main__.py", "canonical.py", "signatures.py", "contracts.py", "engine.py"} <= names
+
+
+@pytest.mark.parametrize("path", VERIFIER_FILES, ids=lambda p: p.relative_to(VERIFIER).as_posix())
+def test_verifier_module_imports_nothing_from_the_project(path: Path) -> None:
+    assert verifier_forbidden_imports(path, path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(("source", "allowed"), [
+    ("from ledger.core.encoding import encode", False),
+    ("import ledger", False),
+    ("from django.conf import settings", False),
+    ("from .. import ledger", False),  # verifier/.. is the project root
+    ("import tests.ledger", False),
+    ("from . import canonical", True),
+    ("from .errors import Invalid", True),
+    ("import hashlib, json", True),
+    ("from cryptography.hazmat.primitives.asymmetric import ec", True),
+    ("from ecdsa import NIST256p", True),
+])
+def test_verifier_layering_checker_flags_project_imports(source: str, allowed: bool) -> None:
+    assert (verifier_forbidden_imports(VERIFIER / "sample.py", source) == []) is allowed
+
+
+# --- the public node: standard library, ledger.core and itself only (no Django, no database) ----------
+
+PUBLICNODE = ROOT / "publicnode"
+PUBLICNODE_FILES = sorted(PUBLICNODE.rglob("*.py"))
+
+
+def publicnode_forbidden_imports(path: Path, source: str) -> list[str]:
+    """Imports of a publicnode module that reach outside the standard library, ledger.core and publicnode/."""
+    def allowed(module: str) -> bool:
+        top = module.split(".")[0]
+        in_core = module == CORE_PACKAGE or module.startswith(CORE_PACKAGE + ".")
+        return top == "publicnode" or in_core or top in STDLIB
+
+    return [f"{path.relative_to(ROOT)}:{line}: {module}" for line, module in imported_modules(path, source)
+            if not allowed(module)]
+
+
+def test_the_public_node_has_python_files() -> None:
+    names = {p.relative_to(PUBLICNODE).as_posix() for p in PUBLICNODE_FILES}
+    assert {"__main__.py", "follower.py", "client.py", "dashboard.py"} <= names
+
+
+@pytest.mark.parametrize("path", PUBLICNODE_FILES, ids=lambda p: p.relative_to(PUBLICNODE).as_posix())
+def test_public_node_module_imports_only_stdlib_and_the_ledger_core(path: Path) -> None:
+    assert publicnode_forbidden_imports(path, path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(("source", "allowed"), [
+    ("from django.conf import settings", False),
+    ("from ledger.client import NodeClient", False),  # urllib, but it reads Django settings
+    ("from ledger import models", False),
+    ("import ledger", False),
+    ("from .. import ledger", False),  # publicnode/.. is the project root
+    ("import aiohttp", False),
+    ("from ledger.core.block import Block", True),
+    ("from .entries import read_entry", True),
+    ("import urllib.request, http.server", True),
+])
+def test_public_node_layering_checker_flags_project_imports(source: str, allowed: bool) -> None:
+    assert (publicnode_forbidden_imports(PUBLICNODE / "sample.py", source) == []) is allowed

@@ -6,6 +6,7 @@ Every error is JSON ``{"code", "message", "detail"}`` with a 4xx status for bad 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -24,7 +25,7 @@ from ledger.core.errors import (
     UnknownElection,
 )
 
-from .. import selectors
+from .. import bundle, selectors
 from ..errors import BadRequest, LedgerServiceError
 from .mempool import REJECTED
 
@@ -163,6 +164,34 @@ async def get_block(request: web.Request) -> web.Response:
     return web.Response(body=body, content_type=JSON)
 
 
+async def get_bundle(request: web.Request) -> web.StreamResponse:
+    """The audit bundle (docs/audit-bundle.md), streamed: gzip JSON Lines up to the head at the request."""
+    node = _node(request)
+    upto = _int_param(request, "upto", 2**53 - 1, 0, 2**53 - 1)
+    genesis, height, head_hash, contracts = await node.in_db_read(lambda: bundle.stored_prologue(upto=upto))
+    content = bundle.BundleContent(genesis=genesis, head_height=height, head_hash=head_hash, contracts=contracts,
+                                   blocks=(), exporter=f"node {node.node_id} GET /v1/bundle")
+    response = web.StreamResponse(headers={
+        "Content-Type": bundle.CONTENT_TYPE,
+        "Content-Disposition": f'attachment; filename="{node.genesis.chain}-{height}.evote-bundle.jsonl.gz"',
+    })
+    await response.prepare(request)
+    stream = bundle.BundleStream()
+    compressor = bundle.Compressor()
+    await response.write(compressor.compress(stream.prologue(content)))
+    next_height = 1
+    while next_height <= height:
+        page = await node.in_db_read(bundle.stored_block_page, next_height, height)
+        if not page:
+            break
+        lines = [line for block in page for line in stream.block(block)]
+        await response.write(await asyncio.get_running_loop().run_in_executor(None, compressor.compress, lines))
+        next_height = page[-1].height + 1
+    await response.write(compressor.compress(stream.epilogue((), ())) + compressor.flush())
+    await response.write_eof()
+    return response
+
+
 async def get_query(request: web.Request) -> web.Response:
     contract, name = request.match_info["contract"], request.match_info["name"]
     if not _NAME_RE.match(contract) or not _NAME_RE.match(name):
@@ -211,6 +240,7 @@ def build_api(node: Node) -> web.Application:
     app.router.add_get("/v1/blocks", get_blocks)
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/query/{contract}/{name}", get_query)
+    app.router.add_get("/v1/bundle", get_bundle)
     app.router.add_get("/v1/peer", peer_socket)
     app.router.add_get("/metrics", get_metrics)
     return app
