@@ -96,6 +96,8 @@ class DemoSummary:
     used_cards: str = ""
     checked_in: int = 0
     votes: int = 0
+    mobile_phone: str = ""  # a roll entry still free to vote by phone, for trying /m/
+    mobile_birth_date: str = ""
 
 
 # --- users, stations, election ------------------------------------------------------------------
@@ -135,7 +137,7 @@ def ensure_election(official: AbstractBaseUser, now: datetime) -> Election:
     draft = ElectionDraft(
         title=ELECTION_TITLE, description=ELECTION_DESCRIPTION, kind=Election.Kind.YES_NO_ABSTAIN,
         opens_at=now - timedelta(minutes=5), closes_at=now + timedelta(days=30),
-        region=Region.objects.get(code=PROVINCE),
+        region=Region.objects.get(code=PROVINCE), mobile_voting=True,
     )
     return create_election(official, draft, now)
 
@@ -288,4 +290,9 @@ def seed_demo(out_dir: Path, clock: Clock, log: Log) -> DemoSummary:
         summary.cards_pdf = str(cards) if cards.exists() else ""
         kiosk = out_dir / f"kiosk-{CARDS_STATION}.txt"
         summary.kiosk_credential_file = str(kiosk) if kiosk.exists() else ""
+        free = (VoterRollEntry.objects.filter(election=election, status=VoterRollEntry.Status.ELIGIBLE)
+                .order_by("-roll_number").first())
+        if free is not None:  # the synthetic phone number is derived from the roll number (build_roll_csv)
+            summary.mobile_phone = f"010-0000-{free.roll_number.removeprefix('DEMO-')}"
+            summary.mobile_birth_date = free.birth_date.isoformat()
     return summary

@@ -238,6 +238,11 @@ class Command(BaseCommand):
             "DATABASE_URL": f"sqlite:///{self.web_db}",
             "LEDGER_NODE_URLS": ",".join(node.url for node in localnet.nodes),
             "LEDGER_AUTHORITY_KEY_FILE": str(localnet.authority_key_path),
+            # Mobile voting: SMS codes land as files the person trying the demo can read, and the
+            # election's blind-signing key lives with the rest of the demo state (reset with --reset).
+            "MOBILE_SMS_BACKEND": "mobile_api.sms.backends.filebased.SmsBackend",
+            "MOBILE_SMS_FILE_PATH": str(self.demo_dir / "sms"),
+            "MOBILE_CREDENTIAL_KEY_DIR": str(self.demo_dir / "credential-keys"),
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -337,7 +342,14 @@ class Command(BaseCommand):
             lines += ["", f"  Token cards      {shown(Path(summary['cards_pdf']))}",
                       f"                   DEMO ONLY: this PDF holds the private keys of the vote tokens{used}"]
         if summary.get("kiosk_credential_file"):
-            lines += [f"  Kiosk credential {shown(Path(summary['kiosk_credential_file']))}"]
+            lines += [f"  Kiosk credential {shown(Path(summary['kiosk_credential_file']))}",
+                      f"  Kiosk booth      {web}/kiosk/   (pair it with the credential above, then scan a card)"]
+        example = (f"e.g. phone {summary['mobile_phone']}, birth date {summary['mobile_birth_date']}; "
+                   if summary.get("mobile_phone") else "")
+        lines += [f"  Mobile voting    {web}/m/   ({example}the SMS code",
+                  f"                   is written to {shown(self.demo_dir / 'sms')}/)",
+                  f"  Track a vote     {web}/track/",
+                  f"  Observers        {web}/audit/   (sign in as observer)"]
         lines += [f"  Logs             {shown(self.localnet_dir)}/<node>/node.log, {shown(self._web_log)}", "",
                   "  Ctrl-C stops everything.", rule]
         self.stdout.write("\n".join(lines))
