@@ -157,7 +157,13 @@ class NodeClient:
                 return status
 
     def commit_many(self, txs: Sequence[Transaction | bytes], timeout_s: float) -> list[TxStatus]:
-        """Submit, then wait for every transaction that is still pending (shared deadline)."""
+        """Submit, then wait for every transaction that is still pending (shared deadline).
+
+        A node that answers but cannot commit (cut off from the others, so no quorum) keeps
+        transactions pending forever. When the deadline passes with something still pending,
+        the next node becomes the preferred one, so the caller's retry (the same bytes, hence the
+        same id: no duplicate) goes elsewhere instead of back to the same stuck node.
+        """
         deadline = time.monotonic() + timeout_s
         results = self.submit_many(txs)
         final = []
@@ -165,7 +171,14 @@ class NodeClient:
             if not status.is_final and status.id is not None:
                 status = self.wait(status.id, max(0.0, deadline - time.monotonic()))
             final.append(status)
+        if any(not status.is_final for status in final):
+            self.prefer_next()
         return final
+
+    def prefer_next(self) -> None:
+        """Move the preferred node one step along the list (after it failed to commit in time)."""
+        with self._lock:
+            self._preferred = (self._preferred + 1) % len(self.urls)
 
     # --- reads ------------------------------------------------------------------------------
 
