@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -72,6 +74,24 @@ def read_json_object(request: Request) -> dict[str, Any]:
     return data
 
 
+# The booth endpoints serve the kiosk page only (device cookie + CSRF), so they stay out of the
+# public OpenAPI schema; the public tracking endpoint is documented.
+_BOOTH_ONLY = extend_schema(exclude=True)
+
+_NODE_REPORT_FIELDS = {
+    "node": serializers.CharField(), "status": serializers.CharField(),
+    "height": serializers.IntegerField(allow_null=True), "block_hash": serializers.CharField(allow_null=True),
+    "code": serializers.CharField(),
+}
+_TRACKING_REPORT = inline_serializer("TrackingReport", fields={
+    "tracking_code": serializers.CharField(),
+    "status": serializers.ChoiceField(choices=["recorded", "pending", "rejected", "unknown"]),
+    "height": serializers.IntegerField(allow_null=True), "block_hash": serializers.CharField(allow_null=True),
+    "consistent": serializers.BooleanField(), "nodes": inline_serializer("TrackingNodeReport", fields=_NODE_REPORT_FIELDS, many=True),
+})
+
+
+@_BOOTH_ONLY
 class GetSessionApi(KioskApiView):
     """Station, chain id and the open elections with their ballots."""
 
@@ -79,6 +99,7 @@ class GetSessionApi(KioskApiView):
         return Response(describe_session(self.kiosk, get_gateway().chain_id, timezone.now()))
 
 
+@_BOOTH_ONLY
 class CheckTokenApi(KioskApiView):
     """Is this token (by address, derived in the browser; never the key) usable here now?"""
 
@@ -126,6 +147,7 @@ def no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+@_BOOTH_ONLY
 class GetVoteStatusApi(KioskApiView):
     def get(self, request: Request, tracking_code: str) -> Response:
         return Response(get_vote_status(tracking_code))
@@ -138,5 +160,6 @@ class TrackVoteApi(APIView):
     permission_classes: list[Any] = []
     renderer_classes = [JSONRenderer]
 
+    @extend_schema(responses={200: _TRACKING_REPORT}, summary="Where a tracking code stands on every node")
     def get(self, request: Request, tracking_code: str) -> Response:
         return Response(track_transaction(tracking_code).as_dict())
