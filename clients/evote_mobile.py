@@ -5,12 +5,16 @@ It needs only the standard library and ``cryptography`` and shares no code with 
 so it is also an independent check of docs/protocol.md (sections 1, 3, 4, 10.1, 10.10, 10.11):
 
 1. ``GET elections/``                      election, chain id, candidates, RSA credential key;
+   the chosen candidates are checked and the ballot payload built *before* any code is
+   requested, so a mistake costs nothing (a credential is issued once per voter);
 2. ``POST otp/request`` / ``otp/verify``  SMS code -> device session (bearer token);
 3. make a fresh P-256 token key; blind ``["EVOTE-CREDENTIAL-V1", chain, election, address]``
    (RFC 9474 RSABSSA-SHA384-PSS-Randomized); ``POST credential`` with the session; unblind
    and verify the signature locally; forget the session;
 4. ``POST mint`` a ``mint_credential`` tx signed by the token key, with no session;
 5. ``POST vote`` the ``transfer`` to the chosen candidate(s); print the tracking code.
+   Mint and vote are signed once; after a network error or a 503 the same bytes are resent
+   (a committed transaction answers with the same tracking code).
 
 Usage::
 
@@ -293,18 +297,11 @@ class MobileVotingClient:
 
     def vote(self, credential: Credential, candidate_ids: Sequence[str]) -> dict[str, Any]:
         """Transfer the unit(s) to the candidate(s): one address for single choice, a sorted list for approval."""
+        return self.cast(credential, build_ballot(credential.election, candidate_ids))
+
+    def cast(self, credential: Credential, to: Any) -> dict[str, Any]:
+        """Send the ``transfer`` of a ballot payload made by ``build_ballot`` (no session)."""
         election = credential.election
-        known = {c["id"]: c["address"] for c in election["candidates"]}
-        unknown = [cid for cid in candidate_ids if cid not in known]
-        if unknown:
-            raise ClientError("wrong_candidate", ", ".join(unknown))
-        marks = sorted({candidate_address(election["id"], cid) for cid in candidate_ids})
-        if election["choices"] == 1:
-            if len(marks) != 1:
-                raise ClientError("wrong_candidate", "choose exactly one candidate")
-            to: Any = marks[0]
-        else:
-            to = marks
         tx, _ = build_tx(credential.key, chain=election["chain"], tx_type="transfer",
                          payload={"election": election["id"], "to": to})
         return dict(self._call("POST", "vote", {"tx": tx}))
@@ -313,19 +310,72 @@ class MobileVotingClient:
         return dict(self._call("GET", f"votes/{tracking_code}"))
 
     def vote_flow(self, election_id: str, phone: str, birth_date: str, candidate_ids: Sequence[str],
-                  read_code: Callable[[], str], *, mint_delay_s: float = 0.0) -> Receipt:
-        """The whole flow; ``mint_delay_s`` waits a random 0..N seconds before minting (timing unlinkability)."""
+                  read_code: Callable[[], str], *, mint_delay_s: float = 0.0, retries: int = 4,
+                  backoff_s: float = 1.0) -> Receipt:
+        """The whole flow; ``mint_delay_s`` waits a random 0..N seconds before minting (timing unlinkability).
+
+        The election and the ballot are checked before the code is requested: once the
+        credential is issued the voter cannot get another one, so a typo in a candidate must
+        fail while nothing has happened yet. Mint and vote are signed once and the same bytes
+        are resent on a network error or 503 (a committed transaction answers with its
+        tracking code again), up to ``retries`` times.
+        """
         election = self.get_election(election_id)
+        if election.get("status") != "open":
+            raise ClientError("election_not_open", f"{election_id} is {election.get('status')}")
+        to = build_ballot(election, candidate_ids)
         challenge = self.request_code(election_id, phone, birth_date)
         session = self.verify_code(challenge, read_code())
         credential = self.obtain_credential(election, session)
         del session  # the session is never used again, and never sent with the mint or the vote
         if mint_delay_s > 0:
             time.sleep(random.SystemRandom().uniform(0, mint_delay_s))
-        minted = self.mint(credential)
-        voted = self.vote(credential, candidate_ids)
+        mint_tx, mint_id = build_tx(credential.key, chain=election["chain"], tx_type="mint_credential", payload={
+            "election": election["id"], "station": MOBILE_STATION, "address": credential.key.address,
+            "credential": credential.credential.hex(),
+        })
+        minted = self.submit("mint", mint_tx, retries=retries, backoff_s=backoff_s)
+        vote_tx, vote_id = build_tx(credential.key, chain=election["chain"], tx_type="transfer",
+                                    payload={"election": election["id"], "to": to})
         credential.key.forget()
-        return Receipt(credential.key.address, minted["tracking_code"], voted["tracking_code"], voted.get("height"))
+        voted = self.submit("vote", vote_tx, retries=retries, backoff_s=backoff_s)
+        if (minted["tracking_code"], voted["tracking_code"]) != (mint_id, vote_id):
+            raise ClientError("tracking_code_mismatch", "the server answered for another transaction")
+        return Receipt(credential.key.address, mint_id, vote_id, voted.get("height"))
+
+    def submit(self, endpoint: str, tx: dict[str, Any], *, retries: int = 4, backoff_s: float = 1.0) -> dict[str, Any]:
+        """POST one signed transaction, resending the same bytes after a network error or a 502..504."""
+        attempt = 0
+        while True:
+            try:
+                return dict(self._call("POST", endpoint, {"tx": tx}))
+            except ClientError as exc:
+                if attempt >= retries or not is_retryable(exc):
+                    raise
+            time.sleep(backoff_s * 2**attempt)
+            attempt += 1
+
+
+def is_retryable(error: ClientError) -> bool:
+    """A failure after which resending the same transaction is safe and may succeed."""
+    return error.code == "network_error" or error.status in (502, 503, 504)
+
+
+def build_ballot(election: dict[str, Any], candidate_ids: Sequence[str]) -> Any:
+    """The transfer's ``to`` (protocol 10.7): a candidate address, or a sorted list of at most k for approval."""
+    known = {c["id"] for c in election["candidates"]}
+    unknown = [cid for cid in candidate_ids if cid not in known]
+    if unknown:
+        raise ClientError("wrong_candidate", "unknown candidate: " + ", ".join(unknown)
+                          + " (choose from " + ", ".join(sorted(known)) + ")")
+    marks = sorted({candidate_address(election["id"], cid) for cid in candidate_ids})
+    if election["choices"] == 1:
+        if len(marks) != 1:
+            raise ClientError("wrong_candidate", "choose exactly one candidate")
+        return marks[0]
+    if len(marks) > election["choices"] or len(marks) != len(candidate_ids):
+        raise ClientError("wrong_candidate", f"choose up to {election['choices']} different candidates")
+    return marks
 
 
 # --- reading the code -----------------------------------------------------------------------------------

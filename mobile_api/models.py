@@ -6,7 +6,8 @@ never verify), a session names the roll entry it proves. Neither holds the code,
 or anything the ledger holds: codes and tokens are stored as keyed or plain hashes, and the
 only value a session keeps about the credential is SHA-256 of the *blinded* message, which
 is statistically independent of the address it hides (RFC 9474 blinding), kept so that a
-retry gets the same signature and a second, different request is refused.
+retry gets the same signature (also from a new session of the same voter, after the phone
+lost the first one) and a second, different request is refused.
 """
 
 from __future__ import annotations

@@ -6,6 +6,14 @@ the session's blinded-message hash, so a voter can never both check in and get a
 The signature is computed before the transaction (it is deterministic: a retry with the same
 blinded message gets the same bytes back, so nothing but its hash is stored); a different
 blinded message for a session that already has one is refused.
+
+A phone that lost the answer *and* its session (the tab was reloaded while the request was in
+flight) keeps the blinded message on the device, verifies again by SMS and resends it under
+the new session: if an earlier session of the same roll entry recorded that very blinded
+message, the same signature is returned. That gives nothing new to anyone: it is the bytes
+the voter was already issued, they unblind only with the secret kept on that phone, and the
+credential still mints once. It works until the old session is pruned
+(``housekeeping.prune_expired``).
 """
 
 from __future__ import annotations
@@ -71,7 +79,19 @@ def issue_blind_signature(session: DeviceSession, blinded_msg: bytes, now: datet
             status = VoterRollEntry.objects.filter(pk=current.roll_entry_id).values_list("status", flat=True).first()
             if status == RollStatus.CHECKED_IN:
                 raise VoterCheckedIn()
-            raise CredentialAlreadyIssued()
+            if not has_issued_for(current, blinded_sha256):
+                raise CredentialAlreadyIssued()
+            DeviceSession.objects.filter(pk=current.pk).update(blinded_sha256=blinded_sha256)
+            return blind_sig  # the same request under a new session, after the first answer was lost
         DeviceSession.objects.filter(pk=current.pk).update(blinded_sha256=blinded_sha256)
         transaction.on_commit(lambda: announce_turnout(election.pk))  # dashboards count mobile credentials
     return blind_sig
+
+
+def has_issued_for(session: DeviceSession, blinded_sha256: str) -> bool:
+    """True when another session of the same voter in the same election was signed this blinded message."""
+    return (
+        DeviceSession.objects.filter(
+            election_id=session.election_id, roll_entry_id=session.roll_entry_id, blinded_sha256=blinded_sha256
+        ).exclude(pk=session.pk).exists()
+    )

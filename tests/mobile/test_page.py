@@ -19,11 +19,12 @@ from tests.voting.factories import make_election
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize(("language", "heading", "script_text"), [
-    ("ko", "휴대전화로 투표", "인증번호를 보내는 중…"),
-    ("en", "Vote by phone", "Sending the code…"),
+@pytest.mark.parametrize(("language", "heading", "script_text", "next_steps", "resume"), [
+    ("ko", "휴대전화로 투표", "인증번호를 보내는 중…", "다음 순서", "투표 마치기"),
+    ("en", "Vote by phone", "Sending the code…", "What happens next", "Finish my vote"),
 ])
-def test_the_page_is_translated_and_has_a_strict_policy(language: str, heading: str, script_text: str) -> None:
+def test_the_page_is_translated_and_has_a_strict_policy(language: str, heading: str, script_text: str,
+                                                         next_steps: str, resume: str) -> None:
     response = Client().get("/m/", HTTP_ACCEPT_LANGUAGE=language)
     html = response.content.decode()
     policy = response["Content-Security-Policy"]
@@ -34,7 +35,9 @@ def test_the_page_is_translated_and_has_a_strict_policy(language: str, heading: 
     assert executable == [' type="module" src="/static/mobile/mobile.js"']  # no inline script
     assert not [body for attrs, body in scripts if "application/json" not in attrs and body.strip()]
     (strings,) = [json.loads(body) for attrs, body in scripts if "mobile-strings" in attrs]
-    assert strings["sending_code"] == script_text
+    assert strings["sending_code"] == script_text and strings["resume_send"] == resume
+    assert next_steps in html  # the confirmation screen says what happens after the code
+    assert html.index('id="screen-ballot"') < html.index('id="screen-confirm"') < html.index('id="screen-identity"')
     assert " style=" not in html and "<style" not in html
     assert 'data-mint-delay-max-ms="1000"' in html  # the random pause before the mint, from settings
 

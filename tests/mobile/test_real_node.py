@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from django.contrib.auth.models import User
 
-from clients.evote_mobile import ClientError
+from clients.evote_mobile import ClientError, build_ballot, build_tx
 from voting.ledger_gateway import LedgerGateway
 from voting.models import PollingStation, Region
 
@@ -27,7 +27,11 @@ def test_a_phone_vote_is_final_on_a_real_node_and_replays_are_idempotent_or_refu
     credential = client.obtain_credential(election, client.verify_code(challenge, read_last_code(voter.phone)))
     minted = client.mint(credential)
     assert client.mint(credential)["tracking_code"] == minted["tracking_code"]  # resent after a lost answer
-    voted = client.vote(credential, ["c1"])
+    vote_tx, vote_id = build_tx(credential.key, chain=election["chain"], tx_type="transfer",
+                                payload={"election": election["id"], "to": build_ballot(election, ["c1"])})
+    voted = client.submit("vote", vote_tx)
+    again = client.submit("vote", vote_tx)  # the same signed bytes, as the phone resends them after a reload
+    assert voted["tracking_code"] == again["tracking_code"] == vote_id and again["height"] == voted["height"]
     with pytest.raises(ClientError) as refused:
         client.vote(credential, ["c2"])
     assert refused.value.code == "token_already_spent"

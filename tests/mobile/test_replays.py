@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -9,8 +10,19 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from clients.evote_mobile import ClientError, Credential, MobileVotingClient, build_tx
+from clients.evote_mobile import (
+    ClientError,
+    Credential,
+    MobileVotingClient,
+    TokenKey,
+    blind,
+    build_ballot,
+    build_tx,
+    load_credential_key,
+)
+from ledger.core.contracts.vote import credential_message
 from mobile_api import clock
+from mobile_api.models import DeviceSession
 from voting.errors import VoterHasMobileCredential
 from voting.models import PollingStation, Region, VoterRollEntry
 from voting.services.checkin import check_in_voter
@@ -173,3 +185,66 @@ def test_an_unreachable_ledger_is_a_retryable_503_and_the_retry_succeeds(
     assert refusal(lambda: client.mint(credential)) == (503, "ledger_unavailable")
     transport.offline = False
     assert client.mint(credential)["status"] == "committed"
+
+
+def test_a_phone_that_lost_its_session_gets_the_same_signature_for_the_same_blinded_message(
+    mobile: MobileElection, transport: InProcessTransport,
+) -> None:
+    """The page was reloaded while ``credential`` was in flight: the server signed, the phone never heard.
+
+    The phone kept the blinded message (and its key and blinding secret) on the device, but not
+    the session; it verifies again by SMS and resends the same blinded message. It must get the
+    very same blind signature (so it can finish), and nothing that was not issued before.
+    """
+    client = make_client()
+    voter = mobile.voters[0]
+    election = client.get_election(mobile.election.ledger_id)
+    state = blind(load_credential_key(election["credential_key"]),
+                  credential_message(election["chain"], election["id"], TokenKey().address))
+    body = {"blinded_msg": state.blinded_msg.hex()}
+    lost = client._call("POST", "credential", body, {"Authorization": f"Bearer {get_session(client, mobile, voter)}"})
+    again = client._call("POST", "credential", body, {"Authorization": f"Bearer {get_session(client, mobile, voter)}"})
+    assert again == lost
+    other = blind(load_credential_key(election["credential_key"]),
+                  credential_message(election["chain"], election["id"], TokenKey().address))
+    assert refusal(lambda: client._call("POST", "credential", {"blinded_msg": other.blinded_msg.hex()},
+                                        {"Authorization": f"Bearer {get_session(client, mobile, voter)}"})) == (
+        409, "credential_already_issued")
+    assert VoterRollEntry.objects.get(pk=voter.entry_id).status == "credential_issued"
+
+
+def test_another_voters_blinded_message_is_not_reissued(mobile: MobileElection) -> None:
+    """Re-issuing is per roll entry: a second voter replaying someone's blinded message gets a fresh claim."""
+    client = make_client()
+    first, second = mobile.voters[0], mobile.voters[1]
+    election = client.get_election(mobile.election.ledger_id)
+    state = blind(load_credential_key(election["credential_key"]),
+                  credential_message(election["chain"], election["id"], TokenKey().address))
+    body = {"blinded_msg": state.blinded_msg.hex()}
+    client._call("POST", "credential", body, {"Authorization": f"Bearer {get_session(client, mobile, first)}"})
+    client._call("POST", "credential", body, {"Authorization": f"Bearer {get_session(client, mobile, second)}"})
+    statuses = VoterRollEntry.objects.filter(pk__in=[first.entry_id, second.entry_id]).values_list("status", flat=True)
+    assert list(statuses) == ["credential_issued", "credential_issued"]  # each claim counted once, on its own entry
+    assert DeviceSession.objects.filter(blinded_sha256=hashlib.sha256(state.blinded_msg).hexdigest()).count() == 2
+
+
+def test_the_same_signed_mint_and_vote_resent_succeed_with_the_same_codes_and_count_once(
+    mobile: MobileElection, transport: InProcessTransport,
+) -> None:
+    """What a phone does after a lost answer or a reload: resend the bytes it stored, in any order of steps."""
+    client = make_client()
+    credential = get_credential(client, mobile, mobile.voters[0])
+    election = credential.election
+    mint_tx, mint_id = build_tx(credential.key, chain=election["chain"], tx_type="mint_credential", payload={
+        "election": election["id"], "station": "mobile", "address": credential.key.address,
+        "credential": credential.credential.hex()})
+    vote_tx, vote_id = build_tx(credential.key, chain=election["chain"], tx_type="transfer",
+                                payload={"election": election["id"], "to": build_ballot(election, ["c2"])})
+    answers = [client.submit("mint", mint_tx), client.submit("mint", mint_tx), client.submit("vote", vote_tx),
+               client.submit("vote", vote_tx), client.submit("mint", mint_tx)]
+    assert [a["tracking_code"] for a in answers] == [mint_id, mint_id, vote_id, vote_id, mint_id]
+    assert all(a["status"] == "committed" and a["height"] is not None for a in answers)
+    assert answers[1]["height"] == answers[0]["height"] and answers[3]["height"] == answers[2]["height"]
+    tally = transport.query("vote", "tally", {"election": election["id"]})
+    assert tally["candidates"] == {"c1": 0, "c2": 1}
+    assert tally["stations"]["mobile"]["minted"] == 1 and tally["stations"]["mobile"]["spent"] == 1
