@@ -11,7 +11,9 @@ certificates are the reference's); the votes are signed with ``cryptography``.
 Then times ``python -m verifier BUNDLE --crypto cryptography --workers N`` in a subprocess
 (wall clock, whole command: decompression, canonical checks, every signature and
 certificate, re-execution, state roots, tally) and a short bundle with ``--crypto ecdsa``
-for the pure-Python per-vote rate. Prints one JSON object on stdout; progress on stderr.
+for the pure-Python per-vote rate. Prints one JSON object on stdout (the figures, the
+configuration, CPU per vote, the load before and after, and ``openssl speed`` verifies/s
+taken right before the run as a yardstick for this shared machine); progress on stderr.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ledger.core.contracts.vote import candidate_address  # noqa: E402
 from ledger.core.genesis import Authority, ContractPin, Genesis, Validator  # noqa: E402
 from ledger.core.machine import Ledger  # noqa: E402
 from ledger.core.tx import Transaction, make_tx  # noqa: E402
+from verifier.txcheck import TxChecker  # noqa: E402
 
 CACHE = ROOT / "var" / "bench"
 CHAIN = "bench-verifier"
@@ -222,11 +225,33 @@ def openssl_floor_us(samples: int = 2_000) -> float:
     return round((time.process_time() - started) / samples * 1e6, 1)
 
 
+def openssl_speed_verify_per_s(seconds: int = 3) -> float | None:
+    """``openssl speed -seconds N ecdsap256`` verifies per second on one core: the yardstick of a run.
+
+    The machine is shared, so a rate means little alone; divided by this figure, taken
+    right before the run, it can be compared across runs at different loads.
+    """
+    try:
+        result = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "ecdsap256"], capture_output=True,
+                                text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in result.stdout.splitlines():
+        if "nistp256" in line and "ecdsa" in line:
+            try:
+                return float(line.split()[-1])
+            except ValueError:
+                return None
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=1_000_000)
     parser.add_argument("--block-txs", type=int, default=1_000, help="transactions per vote block")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="verifier worker processes (default: the usable CPUs, as the verifier's own default)")
+    parser.add_argument("--no-yardstick", action="store_true", help="skip the openssl speed run before timing")
     parser.add_argument("--checkins", action="store_true", help="a check-in transaction before every vote")
     parser.add_argument("--ecdsa-sample", type=int, default=2_000, help="votes in the pure-Python ecdsa sample")
     parser.add_argument("--build-only", action="store_true", help="build (and cache) the bundles, time nothing")
@@ -237,13 +262,20 @@ def main() -> None:
             bundle_for(args.ecdsa_sample, args.block_txs, args.checkins)
         print(json.dumps({"built": str(path), "bundle_bytes": path.stat().st_size}))
         return
+    yardstick = None if args.no_yardstick else openssl_speed_verify_per_s()
+    load_before = list(os.getloadavg())
     log(f"verifying {path} with cryptography, {args.workers} workers")
     seconds, report = run_verifier(path, "cryptography", args.workers)
+    load_after = list(os.getloadavg())
     figures: dict[str, Any] = {
         "votes": report["votes"], "txs": report["txs"], "blocks": report["blocks"], "seconds": round(seconds, 2),
         "votes_per_s": round(report["votes"] / seconds, 1), "txs_per_s": round(report["txs"] / seconds, 1),
         "crypto_impl": "cryptography", "workers": args.workers, "block_txs": args.block_txs,
         "checkins": args.checkins, "bundle_bytes": path.stat().st_size, "ok": report["ok"],
+        "batch_lines": TxChecker.BATCH, "loadavg_before": load_before, "loadavg_after": load_after,
+        "openssl_speed_verify_per_s": yardstick,
+        # votes/s per (OpenSSL verifies/s of one core): 2.0 would be two cores doing nothing but OpenSSL verifies
+        "votes_per_s_over_openssl_core": round(report["votes"] / seconds / yardstick, 3) if yardstick else None,
     }
     cpu = report.get("cpu_seconds") or {}
     if cpu and report["votes"]:
@@ -258,6 +290,9 @@ def main() -> None:
         figures.update(ecdsa_votes=ecdsa_report["votes"], ecdsa_seconds=round(ecdsa_seconds, 2),
                        ecdsa_votes_per_s=round(ecdsa_report["votes"] / ecdsa_seconds, 1))
     figures.update(cpus=os.cpu_count(), python=platform.python_version(), loadavg=list(os.getloadavg()))
+    cpu_us = figures.get("cpu_main_us_per_vote", 0) + figures.get("cpu_workers_us_per_vote", 0)
+    if cpu_us:  # the rate two fully free cores would give at this CPU cost per vote
+        figures.update(cpu_us_per_vote=round(cpu_us, 1), votes_per_s_two_free_cores=round(2e6 / cpu_us))
     print(json.dumps(figures))
 
 

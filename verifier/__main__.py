@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("bundle", type=Path, help="an evote-bundle v1 file (.jsonl.gz)")
     parser.add_argument("--crypto", choices=["cryptography", "ecdsa"], default="cryptography",
                         help="signature implementation: OpenSSL via cryptography, or pure-Python ecdsa (slow)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="processes checking transactions (default: the number of CPUs)")
+    parser.add_argument("--workers", type=int, default=usable_cpus(),
+                        help="processes checking transactions (default: the number of CPUs this process may use)")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument("--strict", action="store_true", help="warnings (e.g. votes above check-ins) fail too")
@@ -83,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     if not report.ok:
         return EXIT_INVALID
     return EXIT_INVALID if args.strict and report.warnings else EXIT_PASS
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a container or ``taskset`` can allow fewer than the machine has)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def cpu_seconds() -> dict[str, float]:

@@ -45,7 +45,7 @@ class Machine:
         self.sources = sources or {}  # contract id -> sha256 of the bundle's source text
         self.state: dict[str, Any] = {}
         self.writes: dict[str, Any] = {}
-        self.last_writes: list[list[Any]] = []
+        self.last_items: list[tuple[str, Any]] = []
         self.touched: set[str] = set()  # elections written in the current block
         # Running per-election aggregates for the invariants of 10.9 (never recomputed by scans).
         self.balance_sum: dict[str, int] = {}
@@ -65,11 +65,20 @@ class Machine:
         self.writes[key] = value
 
     def take_writes(self) -> bytes:
-        """SHA-256 of the canonical sorted write set of the block just applied; starts a new one."""
-        items = [[key, self.writes[key]] for key in sorted(self.writes)]
-        self.last_writes = items
+        """SHA-256 of the canonical sorted write set of the block just applied; starts a new one.
+
+        The keys are unique, so sorting the (key, value) pairs sorts by key, and the JSON
+        encoder writes a pair as the two-element list ``[key, value]`` the protocol hashes.
+        """
+        items = sorted(self.writes.items())
+        self.last_items = items
         self.writes = {}
         return hashlib.sha256(canonical.encode_unchecked(items)).digest()
+
+    @property
+    def last_writes(self) -> list[list[Any]]:
+        """The write set of the last block as the protocol lists it: ``[[key, value], ...]``."""
+        return [[key, value] for key, value in self.last_items]
 
     def next_root(self, previous: bytes) -> bytes:
         return hashlib.sha256(STATE_TAG + previous + self.take_writes()).digest()
@@ -91,10 +100,15 @@ class Machine:
         if method is None:
             raise _fail("unknown_tx_type", f"contract {tx.contract} has no method {tx.type}")
         writes = method(self, tx, height, time)
+        state, block = self.state, self.writes  # put() written out: this runs for every write
         for key, value in writes:
-            self.note(key, value)
-            self.put(key, value)
-        self.put(f"tx/{tx.id.hex()}", height)
+            if key.startswith("vote/"):
+                self.note(key, value)
+            state[key] = value
+            block[key] = value
+        key = "tx/" + tx.id.hex()
+        state[key] = height
+        block[key] = height
 
     def apply(self, tx: Tx, height: int, time: int) -> None:
         """All of 9.1 for one transaction, its signature included (checked here, in order)."""
@@ -298,9 +312,13 @@ def _checkin(machine: Machine, tx: Tx, height: int, time: int) -> list[tuple[str
     return [(used, 1), (key, _bump(counters, checkins=1))]
 
 
+_TRANSFER_KEYS = frozenset({"election", "to"})
+
+
 def _transfer(machine: Machine, tx: Tx, height: int, time: int) -> list[tuple[str, Any]]:
     p = tx.payload
-    _exact(p, {"election", "to"})
+    if p.keys() != _TRANSFER_KEYS:
+        _exact(p, {"election", "to"})
     record = _election(machine, p)
     _must_be_open(record, time)
     choices = record["choices"]

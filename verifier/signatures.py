@@ -1,9 +1,12 @@
 """P-256 keys and raw r||s ECDSA/SHA-256 signatures (docs/protocol.md section 3).
 
-The structural checks (length, ranges, low S, key encoding, point on the curve) are done
-here in plain integer arithmetic; only the final ECDSA equation is delegated, to one of two
-independent implementations chosen by the observer: the pure-Python ``ecdsa`` package
-(every line readable) or ``cryptography`` (OpenSSL, fast). A bug in one is caught by the other.
+The structural checks (signature length, ranges, low S, the key's SEC1 shape and coordinate
+range) are done here in plain integer arithmetic; the ECDSA equation is delegated, to one
+of two independent implementations chosen by the observer: the pure-Python ``ecdsa``
+package (every line readable) or ``cryptography`` (OpenSSL, fast). A bug in one is caught
+by the other. Whether the point lies on the curve is checked here too on the ``ecdsa``
+path; on the ``cryptography`` path OpenSSL's point decoding refuses an off-curve point
+itself (mapped to the same ``public_key_invalid``), so the per-vote cost is not paid twice.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ N = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 A = P - 3
 B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
 HALF_N = (N - 1) // 2
+P_BYTES = P.to_bytes(32, "big")  # big-endian bytes of equal length compare like the integers
 
 
 def address_of(public_key: bytes) -> str:
@@ -38,6 +42,14 @@ def check_public_key(public_key: bytes) -> tuple[int, int]:
     if x >= P or y >= P or (y * y - (x * x * x + A * x + B)) % P != 0:
         raise Invalid("public_key_invalid", "the point is not on P-256")
     return x, y
+
+
+def check_key_shape(public_key: bytes) -> None:
+    """The SEC1 shape of a key without the curve equation: 65 bytes, 04 || X || Y, X and Y below p."""
+    if len(public_key) != 65 or public_key[0] != 4:
+        raise Invalid("public_key_invalid", "a public key is 65 bytes, 04 || X || Y")
+    if public_key[1:33] >= P_BYTES or public_key[33:] >= P_BYTES:
+        raise Invalid("public_key_invalid", "the point is not on P-256")
 
 
 def check_signature_form(signature: bytes) -> tuple[int, int]:
@@ -81,7 +93,11 @@ def _cryptography_backend() -> Callable[[bytes, int, int, bytes], bool]:
 
     def check(public_key: bytes, r: int, s: int, message: bytes) -> bool:
         try:
-            from_point(curve, public_key).verify(encode_dss_signature(r, s), message, algorithm)
+            key = from_point(curve, public_key)  # OpenSSL refuses a point that is not on the curve
+        except ValueError as exc:
+            raise Invalid("public_key_invalid", "the point is not on P-256") from exc
+        try:
+            key.verify(encode_dss_signature(r, s), message, algorithm)
         except InvalidSignature:
             return False
         return True
@@ -107,7 +123,10 @@ def backend(impl: CryptoImpl) -> Callable[[bytes, int, int, bytes], bool]:
 def verify(public_key: bytes, signature: bytes, message: bytes, impl: CryptoImpl) -> None:
     """Check a signature in the order of section 3; raise the first failing check's code."""
     r, s = check_signature_form(signature)
-    check_public_key(public_key)
+    if impl == "cryptography":
+        check_key_shape(public_key)  # the backend's point decoding checks the curve equation
+    else:
+        check_public_key(public_key)
     if not backend(impl)(public_key, r, s, message):
         raise Invalid("signature_invalid", "the signature does not verify for this key and message")
 
