@@ -131,7 +131,12 @@ def test_official_runs_an_election_in_the_browser(
         page.click("button:has-text('Generate and download 12 cards')")
     pdf_path = tmp_path / "cards.pdf"
     download_info.value.save_as(str(pdf_path))
-    page.wait_for_selector("text=Downloaded")
+    # The page reloads itself once the server answered (static/voting/forms.js). Wait for the
+    # batch's status badge, which only the reloaded page has: "text=Downloaded" also matched the
+    # page's help text ("... downloaded as a print-ready PDF", case-insensitive), so the test
+    # could navigate while the reload was starting and get ERR_ABORTED.
+    page.wait_for_selector(".status-imported")
+    page.wait_for_load_state("load")
     shot(page, artifacts, "03-token-cards")
     payloads = extract_qr_payloads(pdf_path.read_bytes())
     assert len(payloads) == 12
