@@ -132,3 +132,31 @@ def asgi_server(transactional_db: None) -> Iterator[str]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# --- a real one-node ledger and the gateway over it (test_kiosk uses a 4-node network instead) ---
+
+
+@pytest.fixture(scope="module")
+def ledger_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real node process per test module (modules must not see each other's chain)."""
+    from tests.voting.ledger_node import start_ledger_node
+
+    node = start_ledger_node(tmp_path_factory.mktemp("e2e-ledger"))
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def gateway(ledger_node: Any) -> Iterator[Any]:
+    """The production gateway (NodeClient transport, the localnet's authority key) installed for a test."""
+    from ledger.client import NodeClient
+    from ledger.core.crypto import PrivateKey
+    from voting.ledger_gateway import LedgerGateway, NodeClientTransport, set_gateway
+
+    key = PrivateKey.from_pem(ledger_node.authority_key_file.read_bytes())
+    gateway = LedgerGateway(NodeClientTransport(NodeClient([ledger_node.url], timeout_s=5)), key, timeout_s=20)
+    set_gateway(gateway)
+    yield gateway
+    set_gateway(None)
+

@@ -24,36 +24,17 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from clients.evote_mobile import OtpFileReader
-from ledger.client import NodeClient
-from ledger.core.crypto import PrivateKey
 from ledger.core.tx import Transaction
 from tests.mobile.conftest import mobile_settings
 from tests.mobile.harness import MobileElection, build_mobile_election
 from tests.voting.factories import ensure_seed_data, make_station
-from tests.voting.ledger_node import LedgerNode, start_ledger_node
 from voting.access import OFFICIALS_GROUP
-from voting.ledger_gateway import LedgerGateway, NodeClientTransport, set_gateway
+from voting.ledger_gateway import LedgerGateway
 from voting.models import Region, VoterRollEntry
 from voting.services.elections import CandidateDraft
 
 pytestmark = [pytest.mark.e2e, pytest.mark.network, pytest.mark.slow]
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def ledger_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerNode]:
-    node = start_ledger_node(tmp_path_factory.mktemp("e2e-mobile-ledger"))
-    yield node
-    node.stop()
-
-
-@pytest.fixture
-def gateway(ledger_node: LedgerNode) -> Iterator[LedgerGateway]:
-    key = PrivateKey.from_pem(ledger_node.authority_key_file.read_bytes())
-    gateway = LedgerGateway(NodeClientTransport(NodeClient([ledger_node.url], timeout_s=5)), key, timeout_s=20)
-    set_gateway(gateway)
-    yield gateway
-    set_gateway(None)
 
 
 @pytest.fixture

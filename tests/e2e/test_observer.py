@@ -17,36 +17,18 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from ledger.client import NodeClient
 from ledger.config import get_ledger_settings
-from ledger.core.crypto import PrivateKey
 from ledger.core.tx import make_tx
 from tests.audit.conftest import grant, put_on_ledger
 from tests.audit.fake_node import fake_node
 from tests.voting.factories import ensure_seed_data, make_election, make_station
-from tests.voting.ledger_node import LedgerNode, free_port, start_ledger_node
+from tests.voting.ledger_node import LedgerNode, free_port
 from voting.access import OFFICIALS_GROUP
-from voting.ledger_gateway import LedgerGateway, NodeClientTransport, set_gateway
+from voting.ledger_gateway import LedgerGateway
 from voting.models import Candidate, ElectionRole, Region
 
 pytestmark = [pytest.mark.e2e, pytest.mark.network, pytest.mark.slow]
 PASSWORD = "a long enough pass phrase"
-
-
-@pytest.fixture(scope="module")
-def ledger_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerNode]:
-    node = start_ledger_node(tmp_path_factory.mktemp("e2e-observer-ledger"))
-    yield node
-    node.stop()
-
-
-@pytest.fixture
-def gateway(ledger_node: LedgerNode) -> Iterator[LedgerGateway]:
-    key = PrivateKey.from_pem(ledger_node.authority_key_file.read_bytes())
-    gateway = LedgerGateway(NodeClientTransport(NodeClient([ledger_node.url], timeout_s=5)), key, timeout_s=20)
-    set_gateway(gateway)
-    yield gateway
-    set_gateway(None)
 
 
 @pytest.fixture

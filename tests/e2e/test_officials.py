@@ -18,36 +18,17 @@ from django.contrib.auth.models import Group, User
 from playwright.sync_api import expect
 from django.utils import timezone
 
-from ledger.client import NodeClient
-from ledger.core.crypto import PrivateKey
 from ledger.core.tx import make_tx
 from tests.voting.factories import ensure_seed_data, make_station, roll_rows, to_csv
-from tests.voting.ledger_node import LedgerNode, start_ledger_node
 from tests.voting.pdf_text import extract_qr_payloads
 from voting.access import OFFICIALS_GROUP
 from voting.cards import parse_card_payload
-from voting.ledger_gateway import LedgerGateway, NodeClientTransport, set_gateway
+from voting.ledger_gateway import LedgerGateway
 from voting.models import Candidate, Election, Region
 
 pytestmark = [pytest.mark.e2e, pytest.mark.network, pytest.mark.slow]
 PASSWORD = "a long enough pass phrase"
 LOCAL = "%Y-%m-%dT%H:%M"
-
-
-@pytest.fixture(scope="module")
-def ledger_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LedgerNode]:
-    node = start_ledger_node(tmp_path_factory.mktemp("e2e-ledger"))
-    yield node
-    node.stop()
-
-
-@pytest.fixture
-def gateway(ledger_node: LedgerNode) -> Iterator[LedgerGateway]:
-    key = PrivateKey.from_pem(ledger_node.authority_key_file.read_bytes())
-    gateway = LedgerGateway(NodeClientTransport(NodeClient([ledger_node.url], timeout_s=5)), key, timeout_s=20)
-    set_gateway(gateway)
-    yield gateway
-    set_gateway(None)
 
 
 @pytest.fixture
