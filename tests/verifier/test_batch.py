@@ -128,7 +128,10 @@ def test_mutated_batches_get_the_verdict_of_each_line(block_lines: list[tuple[by
                            height, index)
     verdicts, _ = batched(items, "cryptography")
     assert verdicts == one_by_one(items, "cryptography")
-    assert any(v is not None for v in verdicts)
+    # Two mutations can cancel out (a high-S flip applied twice gives back the signature), so
+    # only a batch that really differs from the chain must fail somewhere.
+    if [line for line, _, _ in items] != [line for line, _, _ in block_lines]:
+        assert any(v is not None for v in verdicts)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
