@@ -11,16 +11,38 @@ the run near a minute on a small machine.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import schemathesis
 from schemathesis.checks import positive_data_acceptance
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from .harness import MobileElection
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 MAX_EXAMPLES = 40
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_connection() -> Iterator[None]:
+    """Do what Django's test client does: no ``close_old_connections`` around in-process requests.
+
+    The plain WSGI handler closes "old" connections when a request finishes; inside the test's
+    transaction the connection's autocommit differs from the settings, so on PostgreSQL it was
+    closed mid-test and the next request failed with "the connection is closed" (SQLite's
+    in-memory test database is never closed, which hid it).
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 # Loaded at collection (pytest-django has configured Django by then); the schema view needs no database.
