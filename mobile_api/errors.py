@@ -14,25 +14,15 @@ from typing import Any, ClassVar
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from config.errors import ProjectError
 
-class MobileApiError(Exception):
+
+class MobileApiError(ProjectError):
     """Root of mobile_api failures expected in normal operation (bugs raise something else)."""
 
     code: ClassVar[str] = "mobile_api_error"
     http_status: ClassVar[int] = 400
     default_message: ClassVar[str | Promise] = "Mobile voting request failed."
-
-    def __init__(self, message: str = "", detail: Mapping[str, Any] | None = None) -> None:
-        self.detail: dict[str, Any] = dict(detail or {})
-        self.message = message or self.format_default_message()
-        super().__init__(self.message)
-
-    def format_default_message(self) -> str:
-        text = str(self.default_message)
-        try:
-            return text % self.detail if "%(" in text else text
-        except (KeyError, ValueError, TypeError):
-            return text
 
 
 # --- elections --------------------------------------------------------------------------------

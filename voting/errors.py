@@ -8,33 +8,21 @@ shows the same sentence the API returns.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from config.errors import ProjectError
 
-class VotingError(Exception):
+
+class VotingError(ProjectError):
     """Root of voting failures expected in normal operation (bugs raise something else)."""
 
     code: ClassVar[str] = "voting_error"
     default_message: ClassVar[str | Promise] = "Voting operation failed."
     # Form field the error belongs to, so a view can show it next to that field.
     field: ClassVar[str | None] = None
-
-    def __init__(self, message: str = "", detail: Mapping[str, Any] | None = None) -> None:
-        self.detail: dict[str, Any] = dict(detail or {})
-        self.message = message or self.format_default_message()
-        super().__init__(self.message)
-
-    def format_default_message(self) -> str:
-        """The default message with ``%(key)s`` placeholders filled from detail (missing keys left as is)."""
-        text = str(self.default_message)
-        try:
-            return text % self.detail if "%(" in text else text
-        except (KeyError, ValueError, TypeError):
-            return text
 
 
 # --- access ----------------------------------------------------------------------------------
