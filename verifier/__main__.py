@@ -112,6 +112,12 @@ def print_report(report: Report, out: TextIO) -> None:
         checked = " (matches the published result)" if election in report.results_checked else ""
         out.write(f"  {election} [{tally['status']}]: {json.dumps(tally['candidates'], ensure_ascii=False)}"
                   f"  totals {json.dumps(tally['totals'])}{checked}\n")
+    for poll, entry in sorted(report.polls.items()):
+        result = entry["result"]
+        verdict = f"  passed={result['passed']}" if "passed" in result else ""
+        out.write(f"  poll {poll} [{entry['status']}, {entry['method']}]: {result['ballots']} ballots, weight "
+                  f"{result['weight']}, totals {json.dumps(result['totals'], ensure_ascii=False)}, winners "
+                  f"{json.dumps(result['winners'], ensure_ascii=False)}{' (tie)' if result['tie'] else ''}{verdict}\n")
     for finding in report.findings:
         where = " ".join(f"{k}={v}" for k, v in (("election", finding.election), ("station", finding.station)) if v)
         out.write(f"  {finding.level.upper()} {finding.code} {where}: {finding.message}\n")

@@ -1,4 +1,4 @@
-"""Re-execution of the vote and system contracts (docs/protocol.md sections 9.1, 10, 11).
+"""Re-execution of the vote, system and poll contracts (docs/protocol.md sections 9.1, 10, 11, 16).
 
 ``Machine`` holds the state as a plain dict and applies one transaction at a time: every
 rule is checked before anything is written, so a failing transaction writes nothing. It
@@ -15,8 +15,9 @@ from typing import Any
 from . import canonical, rsapss
 from .errors import Invalid
 from .objects import HEX64, Genesis, Tx, check_payload_keys, is_hex, is_identifier, is_int
+from .poll import METHODS_TABLE as POLL_METHODS
 from .signatures import CryptoImpl, verify
-from .system import KNOWN_CONTRACTS, deploy, evidence
+from .system import KNOWN_CONTRACTS, anchor, deploy, evidence
 
 CANDIDATE_TAG = b"EVOTE-CANDIDATE-V1:"
 CREDENTIAL_TAG = "EVOTE-CREDENTIAL-V1"
@@ -410,5 +411,7 @@ _METHODS = {
     ("vote", "create"): _create, ("vote", "register"): _register, ("vote", "mint"): _mint,
     ("vote", "open"): _open, ("vote", "checkin"): _checkin, ("vote", "transfer"): _transfer,
     ("vote", "close"): _close, ("vote", "mint_credential"): _mint_credential,
-    ("system", "deploy"): deploy, ("system", "evidence"): evidence,
+    ("system", "deploy"): deploy, ("system", "evidence"): evidence, ("system", "anchor"): anchor,
+    **POLL_METHODS,
 }
+

@@ -19,6 +19,7 @@ from .bundle import BlockUnit, BundleReader, parse
 from .contracts import Machine
 from .errors import Invalid
 from .merkle import merkle_root
+from .pollcount import poll_report, polls
 from .objects import Genesis, Header, Tx, certificate_checks, decode_genesis, decode_header
 from .signatures import CryptoImpl
 from .tally import Finding, check_invariants, compare_result, compute_tally, elections, reconcile
@@ -59,6 +60,7 @@ class Report:
     failure: Failure | None = None
     findings: list[Finding] = dataclass_field(default_factory=list)
     tallies: dict[str, Any] = dataclass_field(default_factory=dict)
+    polls: dict[str, Any] = dataclass_field(default_factory=dict)
     results_checked: list[str] = dataclass_field(default_factory=list)
     crypto: str = ""
     workers: int = 1
@@ -74,7 +76,7 @@ class Report:
                 "head": self.head, "blocks": self.blocks, "txs": self.txs, "votes": self.votes,
                 "failure": None if self.failure is None else self.failure.to_dict(),
                 "warnings": len(self.warnings), "findings": [f.to_dict() for f in self.findings],
-                "tallies": self.tallies, "results_checked": self.results_checked, "crypto": self.crypto,
+                "tallies": self.tallies, "polls": self.polls, "results_checked": self.results_checked, "crypto": self.crypto,
                 "workers": self.workers, "seconds": round(self.seconds, 3), "cpu_seconds": self.cpu}
 
 
@@ -407,6 +409,8 @@ def _epilogue(reader: BundleReader, state: ChainState, report: Report) -> None:
     for election in elections(machine):
         report.tallies[election] = compute_tally(machine, election)
         report.findings.extend(reconcile(machine, election))
+    for poll in polls(machine):
+        report.polls[poll] = poll_report(machine, poll)
     for number, record in tail.records:
         if record.get("t") == "result":
             _check_result(record, report, number)

@@ -1,4 +1,4 @@
-"""The system contract (docs/protocol.md section 11): contract pins and equivocation evidence."""
+"""The system contract (docs/protocol.md section 11): contract pins, equivocation evidence, log anchors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .signatures import CryptoImpl, verify
 if TYPE_CHECKING:
     from .contracts import Machine
 
-KNOWN_CONTRACTS = ("system", "vote")
+KNOWN_CONTRACTS = ("system", "vote", "poll")
 
 
 def _fail(code: str, message: str) -> Invalid:
@@ -75,3 +75,19 @@ def evidence(machine: Machine, tx: Tx, height: int, time: int) -> list[tuple[str
     record = {"validator": first["validator"], "height": first["height"], "round": first["round"],
               "kind": first["kind"], "votes": sorted([first, second], key=lambda v: v["sig"]), "reported_at": height}
     return [(key, record)]
+
+
+def anchor(machine: Machine, tx: Tx, height: int, time: int) -> list[tuple[str, Any]]:
+    """The head of an off-chain hash-chained log, published under a label with consecutive seq numbers."""
+    p = tx.payload
+    check_payload_keys(p, {"label", "seq", "hash"})
+    if not (is_identifier(p["label"]) and is_int(p["seq"], 0) and is_hex(p["hash"], HEX64)):
+        raise _fail("malformed", "label is an identifier, seq an integer >= 0, hash 64 lowercase hex digits")
+    if tx.signer_hex not in machine.genesis.authorities:
+        raise _fail("not_authorised", "only a genesis authority anchors")
+    latest = machine.state.get(f"system/a/{p['label']}")
+    expected = 0 if latest is None else latest["seq"] + 1
+    if p["seq"] != expected:
+        raise _fail("anchor_seq_invalid", f"the next anchor of {p['label']} is seq {expected}")
+    return [(f"system/a/{p['label']}", {"hash": p["hash"], "height": height, "seq": p["seq"]}),
+            (f"system/a/{p['label']}/{p['seq']}", p["hash"])]

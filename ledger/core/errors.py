@@ -196,6 +196,69 @@ class InvalidEvidence(TxRejected):
     code = "evidence_invalid"
 
 
+class AnchorSeqInvalid(TxRejected):
+    """A ``system.anchor`` whose seq is not the previous anchor's seq + 1 for its label (first: 0)."""
+
+    code = "anchor_seq_invalid"
+
+
+# --- community polls (contract ``poll``) --------------------------------------
+
+
+class UnitsInvalid(TxRejected):
+    """A poll's community tree is not a tree: no single root, a missing parent, or a cycle."""
+
+    code = "units_invalid"
+
+
+class UnknownPoll(TxRejected):
+    code = "unknown_poll"
+
+
+class PollExists(TxRejected):
+    code = "poll_exists"
+
+
+class PollNotOpen(TxRejected):
+    code = "poll_not_open"
+
+
+class PollClosed(TxRejected):
+    code = "poll_closed"
+
+
+class WrongPollState(TxRejected):
+    code = "poll_wrong_state"
+
+
+class PollAnonymous(TxRejected):
+    """An anonymous poll (one with a credential key) takes voters through ``enrol`` only."""
+
+    code = "poll_anonymous"
+
+
+class UnknownUnit(TxRejected):
+    code = "unknown_unit"
+
+
+class VoterAlreadyRegistered(TxRejected):
+    code = "voter_already_registered"
+
+
+class VoterNotRegistered(TxRejected):
+    code = "voter_not_registered"
+
+
+class BallotAlreadyCast(TxRejected):
+    code = "ballot_already_cast"
+
+
+class BallotInvalid(TxRejected):
+    """A ballot that does not have the exact form its poll's method prescribes."""
+
+    code = "ballot_invalid"
+
+
 # --- blocks and chains ----------------------------------------------------
 
 

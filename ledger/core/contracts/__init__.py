@@ -1,6 +1,6 @@
 """Registered contracts. Importing this package registers every built-in one."""
 
-from . import system, vote  # noqa: F401  (import registers the classes)
+from . import poll, system, vote  # noqa: F401  (import registers the classes)
 from .base import (
     Contract,
     ExecContext,

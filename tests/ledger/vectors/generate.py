@@ -34,6 +34,7 @@ from ledger.core.merkle import compute_merkle_proof, compute_merkle_root
 from ledger.core.state import compute_state_root
 from ledger.core.tx import Transaction, make_tx
 from ledger.core.verify import verify_chain
+from tests.ledger.vectors.poll_vectors import poll_vectors
 from tests.ledger.core.factory import (
     ChainBuilder,
     DeterministicKey,
@@ -518,6 +519,7 @@ def build_all() -> dict[str, Any]:
         "rejections.json": rejection_vectors(builder, election, tokens),
         "broken_chains.json": broken_chain_vectors(builder, election, tokens),
         "credentials.json": credential_vectors(),
+        "polls.json": poll_vectors(CHAIN_ID, rfc9474_private_key(), _fixed_randomness),
     }
 
 
