@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from . import views
+from . import official_log_views, views
 
 app_name = "audit"
 
@@ -10,4 +10,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("audit/", views.observed_elections, name="election_list"),
     path("audit/elections/<int:election_id>/", views.observer_dashboard, name="dashboard"),
     path("audit/elections/<int:election_id>/snapshot.json", views.snapshot_json, name="snapshot"),
+    path("audit/officials-log/", official_log_views.official_log, name="official_log"),
+    path("audit/officials-log.jsonl", official_log_views.official_log_export, name="official_log_export"),
 ]

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -33,6 +35,7 @@ PROJECT_ERROR_ROOTS: tuple[str, ...] = (
 )
 DEFAULT_HTTP_STATUS = 400
 INVALID_INPUT_CODE = "invalid_input"
+PAYLOAD_TOO_LARGE_CODE = "payload_too_large"  # the ledger node's code for the same refusal
 
 
 @cache
@@ -67,10 +70,26 @@ def describe_api_exception(exc: exceptions.APIException) -> dict[str, Any]:
     return build_error_body(str(exc.default_code), str(exc.default_detail), detail)
 
 
+def describe_request_error(exc: SuspiciousOperation) -> tuple[int, dict[str, Any]]:
+    """Status and body for a request Django refuses before any view logic (body over the limit, bad header).
+
+    Without this an API client got Django's HTML "Bad Request" page (and the log a traceback)
+    for a JSON body over DATA_UPLOAD_MAX_MEMORY_SIZE; tests/fuzz/test_uploads.py covers it.
+    """
+    if isinstance(exc, RequestDataTooBig):
+        return 413, build_error_body(PAYLOAD_TOO_LARGE_CODE, _("The request body is too large."),
+                                     {"limit_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE})
+    return 400, build_error_body(INVALID_INPUT_CODE, _("Invalid input."), {})
+
+
 def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Response | None:
     """DRF EXCEPTION_HANDLER: map project errors and APIExceptions; return None for the rest."""
     if isinstance(exc, get_project_error_roots()) and hasattr(exc, "code"):
         return handle_project_error(exc)
+    if isinstance(exc, SuspiciousOperation):
+        set_rollback()
+        status, body = describe_request_error(exc)
+        return Response(body, status=status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.security.SecurityHeadersMiddleware",  # strict CSP and Permissions-Policy on every page
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -181,10 +182,14 @@ DATABASES = {"default": build_default_database()}
 
 REDIS_URL = ENV.get("REDIS_URL", "").strip()
 if REDIS_URL:
+    # redis-py 8 (pulled in by channels-redis) reads with a 5 s socket timeout by default, the same
+    # 5 s channels_redis blocks for in BZPOPMIN, so idle websocket consumers died with "Timeout
+    # reading from ..." (close 1011; seen in bench/community.py). redis/redis-py#4091,
+    # django/channels_redis#422: no client-side read timeout for the channel layer's connections.
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": None}]},
         }
     }
 else:
@@ -216,7 +221,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic writes and the reverse proxy serves /static/ from (docs/operations.md).
+STATIC_ROOT = Path(ENV["STATIC_ROOT"].strip()) if ENV.get("STATIC_ROOT", "").strip() else BASE_DIR / "staticfiles"
 
 # --- REST API -----------------------------------------------------------------------------
 
@@ -248,6 +254,13 @@ if IS_PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+    # Deliberate: a vote site usually lives on a subdomain of a city's domain (vote.suwon.example), which
+    # cannot promise HTTPS for every sibling subdomain or commit the whole domain to browsers' preload
+    # list, so check --deploy's reminders about those two (W005, W021) are silenced; HSTS itself is not.
+    SILENCED_SYSTEM_CHECKS = [
+        *([] if SECURE_HSTS_INCLUDE_SUBDOMAINS else ["security.W005"]),
+        *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),
+    ]
     if env_bool("SECURE_PROXY_SSL_HEADER", default=False):
         # Only behind a TLS proxy that always sets this header; otherwise clients could spoof it.
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -297,6 +310,9 @@ VOTING: dict[str, Any] = {
     "ISSUANCE_WORKERS": env_int("VOTING_ISSUANCE_WORKERS", 0),
     # Seconds to wait for the ledger to commit a transaction before reporting it unavailable.
     "LEDGER_COMMIT_TIMEOUT_S": env_int("VOTING_LEDGER_COMMIT_TIMEOUT_S", 30),
+    # The officials' audit-log signing key (P-256 PEM, mode 0600, generated on first use; never in the DB).
+    # Keep it next to the authority key and back it up with it (docs/operations.md, "Officials' audit log").
+    "AUDIT_LOG_KEY_FILE": resolve_under_base(ENV.get("VOTING_AUDIT_LOG_KEY_FILE", "var/keys/official-log.pem")),
 }
 # The election authority's P-256 key (PEM); it signs every vote-contract transaction the web app sends.
 LEDGER.setdefault(
@@ -347,4 +363,11 @@ MOBILE: dict[str, Any] = {
         "submit_client": ENV.get("MOBILE_RATE_SUBMIT_CLIENT", "120/hour"),  # mint and vote submissions
         "read_client": ENV.get("MOBILE_RATE_READ_CLIENT", "600/hour"),  # elections and vote status
     },
+}
+
+# --- Community poll statistics (issue 8: live dashboard; docs/community-statistics.md) ------------
+
+COMMUNITY_STATS: dict[str, Any] = {
+    # How often each web process asks a node for new blocks while a statistics dashboard is open.
+    "REFRESH_SECONDS": float(ENV.get("COMMUNITY_STATS_REFRESH_SECONDS", "0.5")),
 }

@@ -29,9 +29,13 @@ CONTENT_SECURITY_POLICY = "; ".join((
 PERMISSIONS_POLICY = "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), display-capture=()"
 
 
-def add_kiosk_headers(response: HttpResponse, *, no_store: bool = True) -> HttpResponse:
+# The tracking page shows a receipt and needs no device feature (config.security's closed default).
+TRACKING_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), display-capture=()"
+
+
+def add_kiosk_headers(response: HttpResponse, *, no_store: bool = True, camera: bool = True) -> HttpResponse:
     response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response["Permissions-Policy"] = PERMISSIONS_POLICY
+    response["Permissions-Policy"] = PERMISSIONS_POLICY if camera else TRACKING_PERMISSIONS_POLICY
     if no_store:  # a shared booth device must not show a previous page from its cache
         response["Cache-Control"] = "no-store"
     return response
@@ -43,5 +47,15 @@ def kiosk_headers(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return add_kiosk_headers(view(request, *args, **kwargs))
+
+    return wrapped
+
+
+def tracking_headers(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """View decorator for the tracking page: the booth's CSP and no-store, but no camera."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return add_kiosk_headers(view(request, *args, **kwargs), camera=False)
 
     return wrapped

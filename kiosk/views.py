@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .devices import MAX_CREDENTIAL_LENGTH, authenticate_device, forget_credential, get_request_kiosk, store_credential
 from .errors import KioskError, KioskNotPaired, TrackingCodeInvalid
-from .security import kiosk_headers
+from .security import kiosk_headers, tracking_headers
 from .strings import get_catalogues
 from .tracking import track_transaction, validate_tracking_code
 
@@ -71,7 +71,7 @@ def unpair(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD"])
-@kiosk_headers
+@tracking_headers
 def track(request: HttpRequest, tracking_code: str = "") -> HttpResponse:
     """Public page: is this tracking code's vote on every node? (Form, or the code in the path.)"""
     code = tracking_code or request.GET.get("code", "")

@@ -17,6 +17,10 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+# Columns read from an XLSX sheet (the roll has six). openpyxl pads every missing row up to the
+# sheet's declared width: a 5 KB file claiming A1:XFD1048576 made that 16,384 cells per row for
+# a million rows (minutes of CPU, found by tests/fuzz/test_uploads.py). Cells further right are not read.
+MAX_XLSX_COLUMNS = 64
 XLSX_MAGIC = b"PK\x03\x04"
 
 REQUIRED_COLUMNS = ("roll_number", "name", "birth_date", "station")
@@ -121,7 +125,7 @@ def _read_xlsx(data: bytes) -> RollTable:
         raise RollFileUnreadable("file_not_xlsx", _("The file is not a readable XLSX workbook.")) from exc
     try:
         sheet = workbook.worksheets[0]
-        iterator: Iterator[tuple[Any, ...]] = sheet.iter_rows(values_only=True)
+        iterator: Iterator[tuple[Any, ...]] = sheet.iter_rows(values_only=True, max_col=MAX_XLSX_COLUMNS)
         first = next(iterator, None)
         if first is None:
             raise RollFileUnreadable("file_empty", _("The first sheet is empty."))

@@ -103,6 +103,7 @@ def record_failure(username: str, address: str) -> None:
     if username.strip() and _count(_account_key(username), ACCOUNT_FAILURES):
         logger.warning("sign-in locked for account %r after %s failures (last from %s)", username.strip(),
                        ACCOUNT_FAILURES, address or "unknown address")
+        _record_lock_action(username, "staff_locked_out", failures=ACCOUNT_FAILURES, lock_s=LOCK_S)
     if address and _count(_address_key(address), ADDRESS_FAILURES):
         logger.warning("sign-in locked for address %s after %s failures", address, ADDRESS_FAILURES)
 
@@ -111,10 +112,28 @@ def record_success(username: str) -> None:
     cache.delete(_account_key(username))
 
 
-def clear_lock(username: str = "", address: str = "") -> None:
-    """Lift a lock early (a superuser in the shell, after checking with the account holder)."""
+def _record_lock_action(username: str, action: str, actor: Any = None, **detail: Any) -> None:
+    """Put an account lock or unlock of an existing staff account in the officials' audit log (never an address)."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from .services.audit import record_action
+
+    model = get_user_model()
+    account = model.objects.filter(**{f"{model.USERNAME_FIELD}__iexact": username.strip()}).first()
+    if account is None:  # an unknown name: nothing to attribute, and recording it would log guesses
+        return
+    if actor is not None:
+        detail["user"] = account.pk
+    record_action(actor or account, action, timezone.now(), **detail)
+
+
+def clear_lock(username: str = "", address: str = "", *, actor: Any = None) -> None:
+    """Lift a lock early (a superuser in the shell, after checking with the account holder; pass ``actor``)."""
     if username:
         cache.delete_many([_account_key(username), _account_key(username) + ":locked"])
+        if actor is not None:
+            _record_lock_action(username, "staff_unlocked", actor=actor)
     if address:
         cache.delete_many([_address_key(address), _address_key(address) + ":locked"])
 

@@ -27,7 +27,7 @@ from ledger.core.errors import (
 
 from .. import bundle, selectors
 from ..errors import BadRequest, LedgerServiceError
-from .mempool import REJECTED
+from .mempool import COMMITTED, REJECTED
 
 if TYPE_CHECKING:
     from .runtime import Node
@@ -98,6 +98,15 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(status=status, text=json.dumps(data, ensure_ascii=False), content_type=JSON)
 
 
+def _isolated_response(node: Node) -> web.Response | None:
+    """503 ``node_isolated`` when this node cannot reach a quorum: its view may be stale (Node.is_isolated)."""
+    if not node.is_isolated():
+        return None
+    return error_response(503, "node_isolated", "the node is cut off from a quorum of validators, so its data "
+                          "may be out of date; retry shortly or use another node",
+                          {"connected_power": node.connected_power(), "quorum_power": node.genesis.quorum_power()})
+
+
 # --- transactions -------------------------------------------------------------------------------
 
 
@@ -107,6 +116,12 @@ async def post_txs(request: web.Request) -> web.Response:
         # Still catching up: checked against an old state, a valid vote could be refused for
         # good (unknown_election). 503 makes clients fail over to another node instead.
         return error_response(503, "node_starting", "the node is syncing; retry shortly or use another node")
+    isolated = _isolated_response(_node(request))
+    if isolated is not None:
+        # Admission would check against a state that may lag the network (a vote for an election
+        # created meanwhile would be refused for good), and nothing admitted here can commit until
+        # the node reconnects: 503 makes the gateway fail over at once instead of waiting.
+        return isolated
     body = await request.read()
     if not body:
         raise BadRequest("the body must be a canonical transaction or {\"txs\": [...]}")
@@ -133,7 +148,14 @@ async def get_tx(request: web.Request) -> web.Response:
     if not _TX_ID_RE.match(tx_id):
         raise BadRequest("a transaction id is 64 hex digits", detail={"field": "id"})
     wait_ms = _int_param(request, "wait_ms", 0, 0, MAX_WAIT_MS)
-    return _json(await _node(request).wait_for_tx(bytes.fromhex(tx_id), wait_ms))
+    status = await _node(request).wait_for_tx(bytes.fromhex(tx_id), wait_ms)
+    if status["status"] != COMMITTED:
+        # Committed is final whatever happened since; "unknown" or "pending" from a node that
+        # cannot see new blocks would be a stale answer passed off as current.
+        isolated = _isolated_response(_node(request))
+        if isolated is not None:
+            return isolated
+    return _json(status)
 
 
 # --- chain ----------------------------------------------------------------------------------------
@@ -197,6 +219,9 @@ async def get_query(request: web.Request) -> web.Response:
     if not _NAME_RE.match(contract) or not _NAME_RE.match(name):
         raise BadRequest("contract and query names are identifiers")
     args = _parse_args(request.query.get("args", "{}"))
+    isolated = _isolated_response(_node(request))
+    if isolated is not None:
+        return isolated  # a tally or balance as of an unknown past height is not the current one
     # The core rejects missing or mistyped arguments with typed errors; anything else is a bug (500).
     result = await _node(request).query(contract, name, args)
     return web.Response(body=encode({"result": result}), content_type=JSON)

@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+RATE_WINDOW_MS = 60_000
+
+
+def is_vote(contract: str, tx_type: str) -> bool:
+    """A vote is the vote contract's ``transfer``: the unit a token spends on a candidate."""
+    return contract == "vote" and tx_type == "transfer"
+
+
+@dataclass
+class RecentRate:
+    """Events per second over the last minute, for a dashboard that has no Prometheus ``rate()``.
+
+    Prometheus should compute rates from the counter; this gauge exists for ``curl`` and the
+    status page. Only commits are recorded (one entry per stored block), so it stays small.
+    """
+
+    window_ms: int = RATE_WINDOW_MS
+    events: deque[tuple[int, int]] = field(default_factory=deque)
+    in_window: int = 0
+
+    def add(self, now_ms: int, count: int) -> None:
+        if count:
+            self.events.append((now_ms, count))
+            self.in_window += count
+        self._expire(now_ms)
+
+    def per_second(self, now_ms: int) -> float:
+        self._expire(now_ms)
+        return self.in_window / (self.window_ms / 1000)
+
+    def _expire(self, now_ms: int) -> None:
+        while self.events and self.events[0][0] <= now_ms - self.window_ms:
+            self.in_window -= self.events.popleft()[1]
 
 
 @dataclass
@@ -33,15 +67,25 @@ class Histogram:
 class NodeMetrics:
     blocks_committed: int = 0
     txs_committed: int = 0
+    votes_committed: int = 0  # vote transfers in stored blocks; Prometheus takes rate() of it
     txs_admitted: int = 0
     txs_rejected: int = 0
     bad_frames: int = 0
     gossip_dropped: int = 0
     commit_latency: Histogram = field(default_factory=Histogram)  # block time -> local commit
     tx_latency: Histogram = field(default_factory=Histogram)  # local admission -> stored
+    vote_rate: RecentRate = field(default_factory=RecentRate)
+
+    def record_block(self, *, now_ms: int, txs: int, votes: int, latency_s: float) -> None:
+        """Count one stored block (called once per block, in height order)."""
+        self.blocks_committed += 1
+        self.txs_committed += txs
+        self.votes_committed += votes
+        self.vote_rate.add(now_ms, votes)
+        self.commit_latency.observe(latency_s)
 
     def render(self, *, node: str, height: int, persisted_height: int, peers: int, mempool: int, round: int,
-               frames_dropped: int) -> str:
+               frames_dropped: int, now_ms: int) -> str:
         label = f'{{node="{node}"}}'
         gauges = [
             ("ledger_height", "Height of the last committed block.", height),
@@ -49,10 +93,13 @@ class NodeMetrics:
             ("ledger_peers_connected", "Peers with an open outbound connection.", peers),
             ("ledger_mempool_size", "Transactions waiting for a block.", mempool),
             ("ledger_consensus_round", "Consensus round at the current height.", round),
+            ("ledger_votes_per_second", "Votes stored per second over the last 60 seconds.",
+             round_rate(self.vote_rate.per_second(now_ms))),
         ]
         counters = [
             ("ledger_blocks_committed_total", "Blocks committed since start.", self.blocks_committed),
             ("ledger_txs_committed_total", "Transactions committed since start.", self.txs_committed),
+            ("ledger_votes_committed_total", "Vote transfers committed since start.", self.votes_committed),
             ("ledger_txs_admitted_total", "Transactions admitted to the mempool.", self.txs_admitted),
             ("ledger_txs_rejected_total", "Transactions refused at admission.", self.txs_rejected),
             ("ledger_peer_bad_frames_total", "Undecodable frames received from peers.", self.bad_frames),
@@ -70,3 +117,7 @@ class NodeMetrics:
         lines += self.tx_latency.render("ledger_tx_commit_latency_seconds",
                                         "Seconds from admitting a transaction here to storing its block.")
         return "\n".join(lines) + "\n"
+
+
+def round_rate(value: float) -> float:
+    return round(value, 3)

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
 
 from ledger.core.block import Block, CommitCertificate
@@ -58,7 +59,7 @@ from .config import NodeHome
 from .frames import TXS, decode_frame, encode_consensus_frame
 from .gossip import TxGossip
 from .mempool import COMMITTED, PENDING, REJECTED, UNKNOWN, Admission, Mempool
-from .metrics import NodeMetrics
+from .metrics import NodeMetrics, is_vote
 from .peers import PeerNetwork
 from .signer_file import later, read_signer_state, signer_state_path, write_signer_state
 from .sync import ChainSync, SyncPage
@@ -74,6 +75,12 @@ TX_FRAME_QUEUE = 256  # gossip frames waiting for verification; more are dropped
 VERIFY_THREADS = max(2, os.cpu_count() or 2)
 DECODED_CACHE = 16  # large frames (proposals, commits) recently decoded, by digest
 LARGE_FRAME = 64 * 1024
+# A node whose connected voting power (its own plus peers linked both ways) stays below the
+# quorum for this long refuses reads that claim to be current (docs/node-api.md, "Isolation").
+# The grace covers start-up and a peer's reconnect, so a brief blip never fails clients over.
+ISOLATION_GRACE_S = 5.0
+QUORUM_WATCH_S = 0.25
+CLOCK_OFFSET_ENV = "EVOTE_TEST_CLOCK_OFFSET_MS"
 
 
 def call_with_reconnect(fn: Callable[..., T], *args: Any) -> T:
@@ -105,13 +112,35 @@ def _log_failed_signer_copy(done: Any) -> None:
         logger.warning("could not copy the signer state to the database: %s", done.exception())
 
 
+def node_clock() -> Callable[[], int]:
+    """The node's wall clock; in development and test runs ``EVOTE_TEST_CLOCK_OFFSET_MS`` skews it.
+
+    The offset lets a test run one node of a real network with a wrong clock (tests/fuzz/
+    test_clock_skew.py). It is ignored, with an error in the log, in production, where a skewed
+    node would only hurt itself and the operator must fix the host clock (NTP) instead.
+    """
+    raw = os.environ.get("EVOTE_TEST_CLOCK_OFFSET_MS", "").strip()  # the literal: tests/deploy scans for it
+    if not raw:
+        return wall_ms
+    try:
+        offset = int(raw)
+    except ValueError as exc:
+        raise NodeConfigInvalid(f"{CLOCK_OFFSET_ENV} must be an integer number of milliseconds",
+                                detail={"value": raw[:40]}) from exc
+    if settings.DJANGO_ENV == "production" or not (settings.DEBUG or settings.DJANGO_ENV == "test"):
+        logger.error("%s is set but ignored: it is honoured only in development and test runs", CLOCK_OFFSET_ENV)
+        return wall_ms
+    logger.warning("test clock: this node's wall clock is off by %+d ms (%s)", offset, CLOCK_OFFSET_ENV)
+    return lambda: wall_ms() + offset
+
+
 class Node:
-    def __init__(self, home: NodeHome, *, clock: Callable[[], int] = wall_ms) -> None:
+    def __init__(self, home: NodeHome, *, clock: Callable[[], int] | None = None) -> None:
         self.config = home.config
         self.genesis = home.genesis
         self.key = home.key
         self.node_id = home.config.node_id
-        self.clock = clock
+        self.clock = clock if clock is not None else node_clock()
         self.metrics = NodeMetrics()
         self.app: NodeApplication | None = None
         self.engine: Engine | None = None
@@ -122,6 +151,7 @@ class Node:
         self.participating = False
         self.persisted_height = 0
         self.last_commit_wall: int | None = None
+        self._quorum_seen: float | None = None  # monotonic time the connected power last reached the quorum
         self._db = ThreadPoolExecutor(1, thread_name_prefix="ledger-db")
         # The signer state goes to a local file on its own thread: never queued behind a block insert.
         self._signer_io = ThreadPoolExecutor(1, thread_name_prefix="ledger-signer")
@@ -249,8 +279,10 @@ class Node:
         self.participating = True
         self.peers.start(self._session)
         assert self.gossip is not None
+        self._quorum_seen = time.monotonic()  # start-up counts as connected: the initial sync just ended
         self._tasks += [asyncio.create_task(self._consensus_loop(), name="consensus"),
-                        asyncio.create_task(self.gossip.run(), name="gossip")]
+                        asyncio.create_task(self.gossip.run(), name="gossip"),
+                        asyncio.create_task(self._watch_quorum(), name="quorum-watch")]
         self._tasks += [asyncio.create_task(self._tx_frame_worker(), name=f"tx-frames-{i}")
                         for i in range(VERIFY_THREADS)]
 
@@ -328,8 +360,50 @@ class Node:
             "mempool_size": len(app.mempool) if app else 0,
             "peers_connected": peers.connected_count() if peers else 0,
             "peers": peers.describe() if peers else {},
+            "connected_power": self.connected_power(),
+            "quorum_power": self.genesis.quorum_power(),
+            "isolated": self.is_isolated(),
             "validators": [{"id": v.id, "name": v.name, "power": v.power} for v in self.genesis.validators],
         }
+
+    # --- isolation: is what this node serves current? -------------------------------------------
+
+    def connected_power(self) -> int:
+        """Voting power this node can reach: its own plus every peer linked in both directions.
+
+        Consensus needs both: frames go out on the link we dialled and arrive on the one the peer
+        dialled, so a half-open pair cannot help commit anything.
+        """
+        own = self.genesis.validator(self.node_id)
+        power = own.power if own is not None else 0
+        if self.peers is None:
+            return power
+        for peer, link in self.peers.describe().items():
+            validator = self.genesis.validator(peer)
+            if validator is not None and link["outbound"] and link["inbound"]:
+                power += validator.power
+        return power
+
+    def is_isolated(self) -> bool:
+        """Cut off from a quorum for longer than the grace: new blocks cannot reach this node.
+
+        Its chain may then lag the network by any amount, so reads that claim to be current
+        (tallies, pending or unknown transactions) and submissions are refused with 503
+        ``node_isolated`` and clients fail over; final data (blocks, committed transactions)
+        and /v1/status stay served.
+        """
+        if not self.participating or self._quorum_seen is None:
+            return False  # still syncing: node_starting already covers this state
+        if self.connected_power() >= self.genesis.quorum_power():
+            self._quorum_seen = time.monotonic()
+            return False
+        return time.monotonic() - self._quorum_seen > ISOLATION_GRACE_S
+
+    async def _watch_quorum(self) -> None:
+        """Sample the connected power, so the grace counts from the moment the quorum was lost."""
+        while True:
+            self.is_isolated()
+            await asyncio.sleep(QUORUM_WATCH_S)
 
     def render_metrics(self) -> str:
         return self.metrics.render(
@@ -337,7 +411,7 @@ class Node:
             peers=self.peers.connected_count() if self.peers else 0,
             mempool=len(self.app.mempool) if self.app else 0,
             round=self.engine.round if self.engine else 0,
-            frames_dropped=self.peers.frames_dropped if self.peers else 0,
+            frames_dropped=self.peers.frames_dropped if self.peers else 0, now_ms=self.clock(),
         )
 
     # --- transactions in --------------------------------------------------------------------
@@ -408,6 +482,10 @@ class Node:
 
     def _on_peer_connected(self, peer: str) -> None:
         asyncio.get_running_loop().create_task(self._send_mempool(peer))
+        if self._session is not None:
+            # Back from a partition on an idle network, no consensus message would tell this node
+            # it is behind: ask the peer for blocks above our head (an empty page when we are not).
+            self.sync.request(self._session, peer)
 
     async def _send_mempool(self, peer: str) -> None:
         app = self._require_app()
@@ -639,9 +717,9 @@ class Node:
         now = self.clock()
         self.persisted_height = max(self.persisted_height, block.height)
         self.last_commit_wall = now
-        self.metrics.blocks_committed += 1
-        self.metrics.txs_committed += len(block.txs)
-        self.metrics.commit_latency.observe(max(0, now - block.header.time) / 1000)
+        self.metrics.record_block(now_ms=now, txs=len(block.txs),
+                                  votes=sum(1 for tx in block.txs if is_vote(tx.contract, tx.type)),
+                                  latency_s=max(0, now - block.header.time) / 1000)
         logger.info("stored block %s (%s txs, round %s, %s ms after its timestamp)", block.height, len(block.txs),
                     block.header.round, now - block.header.time)
         for tx in block.txs:

@@ -104,7 +104,7 @@ def test_redis_url_selects_redis_channel_layer() -> None:
     facts = load_settings(REDIS_URL="redis://cache.example.org:6379/2")
     assert facts["channel_layer"] == {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": ["redis://cache.example.org:6379/2"]},
+        "CONFIG": {"hosts": [{"address": "redis://cache.example.org:6379/2", "socket_timeout": None}]},
     }
 
 

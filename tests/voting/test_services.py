@@ -234,5 +234,7 @@ def test_check_in_queries_do_not_grow_with_the_roll(
     open_election(official, election, now)
     entry = VoterRollEntry.objects.filter(election=election).last()
     assert entry is not None
-    with django_assert_max_num_queries(12):  # type: ignore[operator]
+    # the check-in's own queries (12 before) + 4 constant ones for its signed audit record (the actor's role, locking the
+    # log head, the insert, moving the head); none of them depends on the roll's size.
+    with django_assert_max_num_queries(15):  # type: ignore[operator]
         check_in_voter(official, election, station, entry.pk, now=now)

@@ -1,6 +1,6 @@
 """Models of the voting app, one module per concern."""
 
-from .audit import AppendOnlyError, OfficialAction
+from .audit import AppendOnlyError, OfficialAction, OfficialLogAnchor, OfficialLogHead
 from .elections import Candidate, Election, ElectionTally
 from .regions import Kiosk, PollingStation, Region
 from .roles import ElectionRole
@@ -16,6 +16,8 @@ __all__ = [
     "ElectionTally",
     "Kiosk",
     "OfficialAction",
+    "OfficialLogAnchor",
+    "OfficialLogHead",
     "PollingStation",
     "Region",
     "RollImport",

@@ -33,6 +33,8 @@ ACTION_LABELS: dict[str, Promise] = {
     "role_granted": _("Role granted"),
     "tokens_issued": _("Token cards issued"),
     "voter_checked_in": _("Voter checked in"),
+    "staff_locked_out": _("Staff sign-in locked after failed attempts"),
+    "staff_unlocked": _("Staff sign-in lock lifted"),
 }
 
 DETAIL_LABELS: dict[str, Promise] = {
@@ -52,6 +54,8 @@ DETAIL_LABELS: dict[str, Promise] = {
     "ledger_election": _("Ledger id"),
     "ledger_tx": _("Ledger transaction"),
     "mint_txs": _("Ledger transactions"),
+    "failures": _("Failed sign-ins"),
+    "lock_s": _("Locked for (seconds)"),
 }
 
 # Values that are identifiers or digests: shown in monospace and never translated.

@@ -31,6 +31,17 @@ def uploaded(request: HttpRequest) -> Any:
     return request.FILES if request.method == "POST" else None
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, CWE-1236).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell that Excel shows as text: uploaded or typed text starting like a formula gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def get_now() -> datetime:
     """The clock of every view (one seam, so tests can move time)."""
     return timezone.now()

@@ -15,7 +15,7 @@ from ..access import Capability, access_election, get_capabilities
 from ..errors import ElectionWrongStatus, NotFound, VotingError
 from ..models import Election
 from ..selectors import get_ledger_station_counts, get_results, get_turnout
-from .common import base_context, election_view, render_error
+from .common import base_context, election_view, render_error, spreadsheet_safe
 
 PALETTE = ("#1d4ed8", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777")
 
@@ -106,12 +106,15 @@ def results_export(request: HttpRequest, election_id: int, fmt: str) -> HttpResp
     response.write("\ufeff")
     writer = csv.writer(response)
     ids = [c["ledger_id"] for c in results["candidates"]]
-    writer.writerow(["level", "code", "name", *[c["name"] for c in results["candidates"]], "total"])
-    writer.writerow(["election", election.ledger_id, election.title, *[c["votes"] for c in results["candidates"]],
-                     results["total"]])
+    # Titles and names are typed by officials (or imported): never let a spreadsheet run them as formulas.
+    safe = spreadsheet_safe
+    writer.writerow(["level", "code", "name", *[safe(c["name"]) for c in results["candidates"]], "total"])
+    writer.writerow(["election", election.ledger_id, safe(election.title),
+                     *[c["votes"] for c in results["candidates"]], results["total"]])
     for region in results["regions"]:
-        writer.writerow(["region", "", region["name"], *[region["votes"].get(i, 0) for i in ids], region["total"]])
+        writer.writerow(["region", "", safe(region["name"]), *[region["votes"].get(i, 0) for i in ids],
+                         region["total"]])
     for station in results["stations"]:
-        writer.writerow(["station", station["code"], station["name"], *[station["votes"].get(i, 0) for i in ids],
-                         station["total"]])
+        writer.writerow(["station", safe(station["code"]), safe(station["name"]),
+                         *[station["votes"].get(i, 0) for i in ids], station["total"]])
     return response

@@ -17,7 +17,7 @@ from ..forms import RollUploadForm
 from ..models import Election, RollImport, VoterRollEntry
 from ..selectors import get_roll_stations
 from ..services.roll import clear_roll, import_roll
-from .common import posted, uploaded, add_service_errors, base_context, election_view, get_now
+from .common import posted, uploaded, add_service_errors, base_context, election_view, get_now, spreadsheet_safe
 
 REPORT_ROWS_SHOWN = 500
 
@@ -64,7 +64,8 @@ def roll_report_csv(request: HttpRequest, election: Election, import_id: int) ->
     writer = csv.writer(response)
     writer.writerow(["line", "column", "code", "message"])
     for problem in report.errors:
-        writer.writerow([problem["line"], problem["column"], problem["code"], problem["message"]])
+        # The column is the header cell as uploaded: text from the file, so never a live formula.
+        writer.writerow([problem["line"], spreadsheet_safe(problem["column"]), problem["code"], problem["message"]])
     return response
 
 

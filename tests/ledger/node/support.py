@@ -138,6 +138,8 @@ def wait_until(predicate: Any, *, timeout: float, interval: float = 0.1, what: s
 def wait_ready(url: str, timeout: float = 30) -> dict[str, Any]:
     def ready() -> dict[str, Any] | None:
         status, body = http_json(url + "/v1/status", timeout=2)
-        return body if status == 200 and body.get("participating") else None
+        # Linked to a quorum too: a node cut off from it refuses submissions (503 node_isolated).
+        linked = body.get("connected_power", 0) >= body.get("quorum_power", 0)
+        return body if status == 200 and body.get("participating") and linked else None
 
     return wait_until(ready, timeout=timeout, what=f"{url} to be ready")

@@ -1,0 +1,92 @@
+"""The officials' audit log as observers read it: one page of records, its verification, the JSON Lines export.
+
+Who sees it: anyone who observes at least one election (observers, officials, superusers).
+The log spans all elections because its chain does: a record's hash covers its
+predecessor, so verifying any part needs the whole. Records hold public facts only (the
+official's user name and role, the action, ids, counts, ledger transaction ids), never keys,
+codes or voter data, so showing another election's entries reveals nothing private.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+
+from voting import audit_log
+from voting.audit_log_anchor import get_head, iter_records, verify_official_log
+from voting.models import Election, OfficialAction
+
+from ..access import User, list_observable_elections
+from ..errors import ElectionNotObservable, SignInRequired
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One record for display: the signed body's facts and its chain fields."""
+
+    action: OfficialAction
+    body: dict[str, Any]
+    actor: str
+    role: str
+
+
+def access_official_log(user: User) -> None:
+    """Raise unless ``user`` observes some election (the log is for observers and officials)."""
+    if not user.is_authenticated:
+        raise SignInRequired()
+    if not list_observable_elections(user).exists():
+        raise ElectionNotObservable()
+
+
+def get_filter_election(user: User, raw: str) -> Election | None:
+    """The election to filter by (one the user observes), None for all; a bad id raises ElectionNotObservable."""
+    if not raw:
+        return None
+    election = list_observable_elections(user).filter(pk=int(raw) if raw.isdigit() else -1).first()
+    if election is None:
+        raise ElectionNotObservable(detail={"election": raw})
+    return election
+
+
+def get_log_page(election: Election | None, page_number: str) -> tuple[Page[OfficialAction], list[LogEntry]]:
+    """Newest first, ``PAGE_SIZE`` per page, optionally one election's records."""
+    records = OfficialAction.objects.select_related("actor").order_by("-seq", "-id")
+    if election is not None:
+        records = records.filter(election=election)
+    page = Paginator(records, PAGE_SIZE).get_page(page_number)
+    entries = []
+    for action in page.object_list:
+        try:
+            body = json.loads(action.body) if action.body else {}
+        except ValueError:
+            body = {}
+        actor = body.get("actor") or {}
+        entries.append(LogEntry(action, body, str(actor.get("username", action.actor.get_username())),
+                                str(actor.get("role", ""))))
+    return page, entries
+
+
+def get_log_verification() -> audit_log.Verification:
+    """The whole chain and signatures, and the newest ledger anchor (the command checks every anchor)."""
+    return verify_official_log(latest_anchor_only=True)
+
+
+def get_public_key_info() -> dict[str, str]:
+    path = audit_log.get_key_path()
+    if not path.exists():
+        return {}
+    public_key = audit_log.get_signing_key(create=False).public_key
+    return {"public_key": public_key.hex(), "fingerprint": audit_log.compute_key_fingerprint(public_key)}
+
+
+def iter_export() -> Iterator[str]:
+    """The JSON Lines export: header (public key, head), then every record in order."""
+    info = get_public_key_info()
+    public_key = bytes.fromhex(info["public_key"]) if info else b""
+    return audit_log.iter_export_lines(iter_records(), public_key, get_head())
