@@ -123,6 +123,11 @@ class PeerNetwork:
         if link is not None:
             self._enqueue(link, frame)
 
+    def queued(self, peer: str) -> int | None:
+        """Frames waiting for this peer, or None when it is not one of ours (for back-pressure)."""
+        link = self._links.get(peer)
+        return None if link is None else len(link.frames)
+
     def _enqueue(self, link: _Link, frame: bytes) -> None:
         if len(link.frames) == link.frames.maxlen:
             self.frames_dropped += 1  # the deque drops the oldest; consensus re-broadcasts

@@ -198,6 +198,7 @@ class Node:
         self._stop = asyncio.Event()
         self._inbox = asyncio.Queue(INBOX_ITEMS)
         self._admit_slot = asyncio.Semaphore(1)
+        self._mempool_senders: dict[str, asyncio.Task[None]] = {}
         self._tx_frames_wake = asyncio.Event()
         await self._open_store()
         self.peers = PeerNetwork(node_id=self.node_id, key=self.key, genesis=self.genesis, peers=self.config.peers,
@@ -481,7 +482,11 @@ class Node:
             self.gossip.queue(tx_bytes)
 
     def _on_peer_connected(self, peer: str) -> None:
-        asyncio.get_running_loop().create_task(self._send_mempool(peer))
+        # One mempool transfer per peer: a link that flaps restarts it rather than stacking copies.
+        previous = self._mempool_senders.pop(peer, None)
+        if previous is not None:
+            previous.cancel()
+        self._mempool_senders[peer] = asyncio.get_running_loop().create_task(self._send_mempool(peer))
         if self._session is not None:
             # Back from a partition on an idle network, no consensus message would tell this node
             # it is behind: ask the peer for blocks above our head (an empty page when we are not).
@@ -491,7 +496,7 @@ class Node:
         app = self._require_app()
         txs = await self.in_state(app.mempool.snapshot)
         if self.gossip is not None:
-            self.gossip.send_mempool(peer, txs)
+            await self.gossip.send_mempool(peer, txs)
 
     def _require_app(self) -> NodeApplication:
         if self.app is None:
