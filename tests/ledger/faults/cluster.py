@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ class ProcessNode:
     database: Path
     process: subprocess.Popen[bytes] | None = None
     paused: bool = False
+    url_override: str | None = None  # a PostgreSQL database instead of the SQLite file (bench/campaign.py)
 
     @property
     def log(self) -> Path:
@@ -52,7 +54,7 @@ class ProcessNode:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite:///{self.database}"
+        return self.url_override or f"sqlite:///{self.database}"
 
     def start(self) -> None:
         with self.log.open("ab") as handle:
@@ -197,11 +199,16 @@ def migrated_template(directory: Path) -> Path:
     return template
 
 
-def build_network(directory: Path, count: int = 4) -> ProcessNetwork:
-    """Homes, keys, genesis and databases for ``count`` nodes whose peer links go through proxies."""
-    template = migrated_template(directory)
+def build_network(directory: Path, count: int = 4,
+                  prepare: Callable[[Localnet], dict[str, str]] | None = None) -> ProcessNetwork:
+    """Homes, keys, genesis and databases for ``count`` nodes whose peer links go through proxies.
+
+    ``prepare`` (bench/campaign.py) creates the nodes' databases itself and returns their URLs
+    by node id; by default every node gets a copy of one migrated SQLite template."""
+    template = migrated_template(directory) if prepare is None else None
     localnet = create_localnet(directory / "net", nodes=count, base_port=free_port_block(count),
                                consensus=FAULT_CONSENSUS)
+    database_urls = prepare(localnet) if prepare is not None else {}
     proxies = PairProxies()
     ports = {n.node_id: load_node_config(n.home).listen_port for n in localnet.nodes}
     nodes = []
@@ -210,8 +217,10 @@ def build_network(directory: Path, count: int = 4) -> ProcessNetwork:
         peers = {peer: f"http://127.0.0.1:{proxies.add(entry.node_id, peer, ports[peer])}" for peer in config.peers}
         write_node_config(dataclasses.replace(config, peers=peers))
         database = entry.home / "node.sqlite3"
-        shutil.copyfile(template, database)
-        nodes.append(ProcessNode(entry.node_id, entry.url, entry.home, database))
+        if template is not None:
+            shutil.copyfile(template, database)
+        nodes.append(ProcessNode(entry.node_id, entry.url, entry.home, database,
+                                 url_override=database_urls.get(entry.node_id)))
     return ProcessNetwork(localnet, nodes, proxies, read_private_key(localnet.authority_key_path))
 
 
