@@ -3,6 +3,7 @@
 from django.urls import URLPattern, URLResolver
 
 from audit.routing import websocket_urlpatterns as audit_websockets
+from communities.routing import websocket_urlpatterns as community_websockets
 from kiosk.routing import websocket_urlpatterns as kiosk_websockets
 from mobile_api.routing import websocket_urlpatterns as mobile_websockets
 from voting.routing import websocket_urlpatterns as voting_websockets
@@ -12,4 +13,5 @@ websocket_urlpatterns: list[URLPattern | URLResolver] = [
     *kiosk_websockets,
     *mobile_websockets,
     *audit_websockets,
+    *community_websockets,
 ]

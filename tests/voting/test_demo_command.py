@@ -138,6 +138,8 @@ def test_demo_starts_nodes_seeds_votes_serves_web_and_stops_everything_on_sigter
         wait_for_banner(process, output)
         children = descendants(process.pid)
         assert len(children) >= NODES + 1, f"expected {NODES} nodes and the web server, found {children}"
+        commands = [Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in children if is_alive(pid)]
+        assert [b"poll_schedule", b"--every", b"30"] in [c[2:5] for c in commands], commands  # polls follow schedule
         web = f"http://127.0.0.1:{web_port}"
         assert f"{web}/ledger/status/" in output.text
         ledger_id = re.search(r"ledger id (\w+)", output.text)

@@ -113,6 +113,7 @@ class Command(BaseCommand):
         self.localnet_dir, self.demo_dir = self.dir / "localnet", self.dir / "demo"
         self.web_db = self.dir / "web.sqlite3"
         self.web: subprocess.Popen[bytes] | None = None
+        self.schedule: subprocess.Popen[bytes] | None = None
         self.runner: LocalnetRunner | None = None
         self.starting = True  # a signal now aborts the start-up (DemoInterrupted)
         self.stopping = False
@@ -160,6 +161,7 @@ class Command(BaseCommand):
             self._manage(["seed_demo", "--out", str(self.demo_dir)], seed_env, "seeding the demo election",
                          quiet=False)
             self._start_web(env, options["port"])
+            self._start_schedule(env)
             self._print_banner(localnet, options["port"])
             self.starting = False
             threading.Thread(target=self._watch_web, daemon=True).start()
@@ -168,6 +170,7 @@ class Command(BaseCommand):
         finally:
             self.starting = False
             self.stopping = True
+            self._stop_schedule()
             self._stop_web()
             if not nodes_stopped:
                 self.runner.request_stop()
@@ -290,6 +293,27 @@ class Command(BaseCommand):
                     raise DemoFailed(f"the web app did not answer within {WEB_READY_TIMEOUT_S:.0f}s; "
                                      f"see {self._web_log}") from None
                 time.sleep(0.2)
+
+    def _start_schedule(self, env: dict[str, str]) -> None:
+        """Open and close community polls on their schedule, as ``manage.py poll_schedule --every 30`` does in production."""
+        log_path = self.demo_dir / "poll_schedule.log"
+        command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "poll_schedule", "--every", "30"]
+        with log_path.open("ab") as log:
+            self.schedule = subprocess.Popen(
+                command, env=env, cwd=settings.BASE_DIR, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=terminate_with_parent,  # noqa: PLW1509
+            )
+        self._log(f"polls open and close on schedule every 30 s (log: {log_path})")
+
+    def _stop_schedule(self) -> None:
+        if self.schedule is None or self.schedule.poll() is not None:
+            return
+        self.schedule.send_signal(signal.SIGTERM)
+        try:
+            self.schedule.wait(timeout=WEB_STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.schedule.kill()
+            self.schedule.wait()
 
     def _stop_web(self) -> None:
         if self.web is None:

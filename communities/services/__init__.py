@@ -1,0 +1,1 @@
+"""Communities services: tree, members and proposals (here), polls (polls.py); views call these only."""
