@@ -115,6 +115,9 @@ def print_report(report: Report, out: TextIO) -> None:
     for poll, entry in sorted(report.polls.items()):
         result = entry["result"]
         verdict = f"  passed={result['passed']}" if "passed" in result else ""
+        if "eligible" in entry:
+            share = "n/a" if entry["turnout"] is None else f"{entry['turnout']}%"
+            verdict += f"  turnout {share} of {entry['eligible']} eligible"
         out.write(f"  poll {poll} [{entry['status']}, {entry['method']}]: {result['ballots']} ballots, weight "
                   f"{result['weight']}, totals {json.dumps(result['totals'], ensure_ascii=False)}, winners "
                   f"{json.dumps(result['winners'], ensure_ascii=False)}{' (tie)' if result['tie'] else ''}{verdict}\n")

@@ -71,13 +71,16 @@ def _units(value: Any, existing: list[dict[str, Any]] | None = None) -> list[dic
     if type(value) is not list or not 1 <= len(value) <= 5000:
         raise _fail("malformed", "units is a list of 1..5000")
     for entry in value:
-        if not (type(entry) is dict and entry.keys() == {"id", "parent", "name"}
+        if not (type(entry) is dict and entry.keys() in ({"id", "parent", "name"}, {"id", "parent", "name", "eligible"})
                 and (entry["parent"] is None or is_identifier(entry["parent"]))
-                and is_identifier(entry["id"]) and _text(entry["name"], 200)):
-            raise _fail("malformed", "each unit is {id, parent, name}")
+                and is_identifier(entry["id"]) and _text(entry["name"], 200)
+                and is_int(entry.get("eligible", 0), 0, 100_000_000)):
+            raise _fail("malformed", "each unit is {id, parent, name} and optionally eligible 0..100000000")
     whole = [*(existing or []), *value]
     if len(whole) > 5000:
         raise _fail("units_invalid", "more than 5000 units")
+    if any(("eligible" in entry) != ("eligible" in whole[0]) for entry in whole):
+        raise _fail("units_invalid", "eligible on some units but not all")
     parents = {entry["id"]: entry["parent"] for entry in whole}
     if len(parents) != len(whole):
         raise _fail("units_invalid", "unit ids repeat")
@@ -92,7 +95,7 @@ def _units(value: Any, existing: list[dict[str, Any]] | None = None) -> list[dic
             node, steps = parents[node], steps + 1
             if steps > len(parents):
                 raise _fail("units_invalid", "the units have a cycle")
-    return [{"id": entry["id"], "parent": entry["parent"], "name": entry["name"]} for entry in value]
+    return [{key: entry[key] for key in ("id", "parent", "name", "eligible") if key in entry} for entry in value]
 
 
 def create(machine: Machine, tx: Tx, height: int, time: int) -> list[tuple[str, Any]]:
@@ -184,9 +187,18 @@ def register(machine: Machine, tx: Tx, height: int, time: int) -> list[tuple[str
             raise _fail("unknown_unit", f"no unit {v['unit']}")
         if f"poll/v/{poll}/{v['address']}" in machine.state:
             raise _fail("voter_already_registered", f"{v['address']} is registered")
+    per_unit: dict[str, int] = {}
+    if "eligible" in record["units"][0]:
+        eligible = {u["id"]: u["eligible"] for u in record["units"]}
+        for v in voters:
+            per_unit.setdefault(v["unit"], machine.state.get(f"poll/u/{poll}/{v['unit']}", 0))
+            per_unit[v["unit"]] += 1
+            if per_unit[v["unit"]] > eligible[v["unit"]]:
+                raise _fail("eligible_exceeded", f"more voters than eligible members in {v['unit']}")
     counts = machine.state[f"poll/n/{poll}"]
     writes: list[tuple[str, Any]] = [(f"poll/v/{poll}/{v['address']}", {"cast": 0, "unit": v["unit"], "weight": v["weight"]})
                                      for v in voters]
+    writes += [(f"poll/u/{poll}/{unit}", n) for unit, n in per_unit.items()]
     writes.append((f"poll/n/{poll}", {**counts, "registered": counts["registered"] + len(voters),
                                       "weight": counts["weight"] + sum(v["weight"] for v in voters)}))
     return writes
@@ -223,6 +235,8 @@ def enrol(machine: Machine, tx: Tx, height: int, time: int) -> list[tuple[str, A
         raise _fail("voter_already_registered", "this address is enrolled")
     root = next(u["id"] for u in record["units"] if u["parent"] is None)
     counts = machine.state[f"poll/n/{poll}"]
+    if "eligible" in record["units"][0] and counts["registered"] + 1 > sum(u["eligible"] for u in record["units"]):
+        raise _fail("eligible_exceeded", "more enrolments than eligible members")
     return [(used, 1), (f"poll/v/{poll}/{p['address']}", {"cast": 0, "unit": root, "weight": 1}),
             (f"poll/n/{poll}", {**counts, "registered": counts["registered"] + 1, "weight": counts["weight"] + 1})]
 

@@ -90,6 +90,27 @@ def poll_report(machine: Machine, poll: str) -> dict[str, Any]:
     """What the report prints per poll: status, counters, the recount, and per-unit roll-ups' sizes."""
     record = machine.state[f"poll/p/{poll}"]
     ballots = poll_ballots(machine, poll)
-    return {"poll": poll, "status": record["status"], "method": record["method"], "weights": record["weights"],
-            "counts": dict(machine.state[f"poll/n/{poll}"]), "result": count(record, ballots)}
+    counts = dict(machine.state[f"poll/n/{poll}"])
+    report = {"poll": poll, "status": record["status"], "method": record["method"], "weights": record["weights"],
+              "counts": counts, "result": count(record, ballots)}
+    if "eligible" in record["units"][0]:
+        # Turnout against the published eligible members (section 16.2), whole poll and per unit's own members.
+        eligible = sum(u["eligible"] for u in record["units"])
+        cast_by_unit: dict[str, int] = {}
+        for unit, _, _ in ballots:
+            cast_by_unit[unit] = cast_by_unit.get(unit, 0) + 1
+        report["eligible"] = eligible
+        report["turnout"] = _percent(counts["cast"], eligible)
+        report["units"] = {u["id"]: {"eligible": u["eligible"], "cast": cast_by_unit.get(u["id"], 0),
+                                     "turnout": _percent(cast_by_unit.get(u["id"], 0), u["eligible"])}
+                           for u in record["units"]}
+    return report
+
+
+def _percent(part: int, whole: int) -> str | None:
+    """A percentage with one decimal as text (the report is JSON; no float rounding surprises), None over 0."""
+    if whole == 0:
+        return None
+    tenths = (part * 1000 + whole // 2) // whole
+    return f"{tenths // 10}.{tenths % 10}"
 

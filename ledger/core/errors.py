@@ -211,6 +211,12 @@ class UnitsInvalid(TxRejected):
     code = "units_invalid"
 
 
+class EligibleExceeded(TxRejected):
+    """More voters registered in a unit (or enrolled in an anonymous poll) than the poll published as eligible."""
+
+    code = "eligible_exceeded"
+
+
 class UnknownPoll(TxRejected):
     code = "unknown_poll"
 

@@ -464,3 +464,97 @@ def test_add_units_only_by_the_authority_and_before_opening() -> None:
     builder2, poll2 = setup(voters=0, open_it=False)
     assert error_code(builder2, poll2.tx("add_units", extra, key=key_for("outsider"))) == "not_authorised"
     assert error_code(builder2, poll2.tx("add_units", extra)) is None
+
+
+# --- eligible members per unit (docs/protocol.md 16.2, 16.3, 16.5) ----------------------------
+
+
+def eligible_units(counts: list[int]) -> list[dict[str, Any]]:
+    from tests.ledger.pollfactory import UNITS
+    return [dict(unit, eligible=count) for unit, count in zip(UNITS, counts, strict=True)]
+
+
+def test_eligible_is_kept_on_the_record_and_bounds_each_units_registrations() -> None:
+    builder = ChainBuilder(poll_network())
+    poll = Poll(builder.network, units=eligible_units([0, 1, 2, 0, 1]))
+    builder.seal([poll.create()])
+    assert [u["eligible"] for u in query(builder, "poll", poll=poll.id)["units"]] == [0, 1, 2, 0, 1]
+    builder.seal([poll.register([(VOTERS[0], "suwon-jangan", 1), (VOTERS[1], "suwon-jangan", 1)])])
+    assert builder.ledger.state.get(f"poll/u/{poll.id}/suwon-jangan") == 2
+    before = dict(builder.ledger.state.data)
+    assert error_code(builder, poll.register([(VOTERS[2], "suwon-jangan", 1)])) == "eligible_exceeded"
+    # The whole transaction is refused: the voter of a unit with room is not written either.
+    assert error_code(builder, poll.register([(VOTERS[3], "seongnam", 1), (VOTERS[4], "gg", 1)])) \
+        == "eligible_exceeded"
+    assert error_code(builder, poll.register([(VOTERS[3], "seongnam", 1), (VOTERS[4], "seongnam", 1)])) \
+        == "eligible_exceeded"
+    assert builder.ledger.state.data == before
+    assert error_code(builder, poll.register([(VOTERS[3], "seongnam", 1)])) is None
+
+
+@pytest.mark.parametrize(("units", "code"), [
+    ([{"id": "a", "parent": None, "name": "A", "eligible": 3}, {"id": "b", "parent": "a", "name": "B"}],
+     "units_invalid"),
+    ([{"id": "a", "parent": None, "name": "A", "eligible": -1}], "malformed"),
+    ([{"id": "a", "parent": None, "name": "A", "eligible": 100_000_001}], "malformed"),
+    ([{"id": "a", "parent": None, "name": "A", "eligible": "3"}], "malformed"),
+    ([{"id": "a", "parent": None, "name": "A", "eligible": 100_000_000}], None),
+])
+def test_eligible_is_all_or_none_and_bounded(units: list[dict[str, Any]], code: str | None) -> None:
+    builder = ChainBuilder(poll_network())
+    assert error_code(builder, Poll(builder.network, units=units).create()) == code
+
+
+def test_add_units_must_match_the_polls_eligible_form() -> None:
+    builder = ChainBuilder(poll_network())
+    poll = Poll(builder.network, units=[{"id": "root", "parent": None, "name": "Root", "eligible": 2}])
+    builder.seal([poll.create()])
+    bare = {"poll": poll.id, "units": [{"id": "c", "parent": "root", "name": "C"}]}
+    assert error_code(builder, poll.tx("add_units", bare)) == "units_invalid"
+    counted = {"poll": poll.id, "units": [{"id": "c", "parent": "root", "name": "C", "eligible": 4}]}
+    builder.seal([poll.tx("add_units", counted)])
+    assert query(builder, "poll", poll=poll.id)["units"][1] == {"id": "c", "parent": "root", "name": "C", "eligible": 4}
+    plain_builder, plain = setup(voters=0, open_it=False)
+    assert error_code(plain_builder, plain.tx("add_units", dict(counted, poll=plain.id))) == "units_invalid"
+
+
+def test_an_anonymous_poll_enrols_at_most_the_sum_of_eligible() -> None:
+    builder = ChainBuilder(poll_network())
+    poll = Poll(builder.network, units=eligible_units([0, 1, 0, 1, 0]))
+    builder.seal([poll.create_anonymous(rsa_key().public_key())])
+    builder.seal([poll.enrol(VOTERS[0], credential(builder, poll.id, VOTERS[0].address)),
+                  poll.enrol(VOTERS[1], credential(builder, poll.id, VOTERS[1].address))])
+    before = dict(builder.ledger.state.data)
+    assert error_code(builder, poll.enrol(VOTERS[2], credential(builder, poll.id, VOTERS[2].address))) \
+        == "eligible_exceeded"
+    assert builder.ledger.state.data == before
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 3), min_size=5, max_size=5),
+       st.lists(st.lists(st.tuples(st.integers(0, 5), st.sampled_from(SPREAD)), min_size=1, max_size=4),
+                min_size=1, max_size=8))
+def test_random_registrations_never_exceed_eligible(counts: list[int], batches: list[list[tuple[int, str]]]) -> None:
+    """Whatever the sequence, each unit's registered voters stay within its eligible; a refusal writes nothing."""
+    builder = ChainBuilder(poll_network())
+    poll = Poll(builder.network, units=eligible_units(counts))
+    builder.seal([poll.create()])
+    eligible = {u["id"]: c for u, c in zip(poll.units, counts, strict=True)}
+    for nonce, batch in enumerate(batches, start=1):
+        unique = list({who: (who, unit) for who, unit in batch}.values())
+        tx = poll.register([(VOTERS[who], unit, 1) for who, unit in unique], nonce=nonce)
+        before = dict(builder.ledger.state.data)
+        code = error_code(builder, tx)
+        if code is None:
+            builder.seal([tx])
+        else:
+            assert code in ("eligible_exceeded", "voter_already_registered")
+            assert builder.ledger.state.data == before
+        state = builder.ledger.state
+        per_unit: dict[str, int] = {}
+        for voter in VOTERS:
+            entry = state.get(f"poll/v/{poll.id}/{voter.address}")
+            if entry is not None:
+                per_unit[entry["unit"]] = per_unit.get(entry["unit"], 0) + 1
+        for unit, limit in eligible.items():
+            assert per_unit.get(unit, 0) == (state.get(f"poll/u/{poll.id}/{unit}") or 0) <= limit

@@ -67,6 +67,27 @@ def test_a_chain_of_polls_verifies_and_the_report_recounts_every_poll() -> None:
     assert report.polls["p-anon"]["result"]["ballots"] == 3
 
 
+def test_the_report_gives_turnout_against_the_published_eligible_members() -> None:
+    """10 eligible members (3 in suwon-jangan, 7 in seongnam) and 3 ballots: 30.0% overall."""
+    builder = ChainBuilder(poll_network())
+    poll = Poll(builder.network, id="p-counted", method="yna",
+                units=[dict(u, eligible=e) for u, e in zip(Poll(builder.network).units, [0, 0, 3, 0, 7], strict=True)])
+    plain = Poll(builder.network, id="p-plain", method="yna")
+    builder.seal([poll.create(), plain.create()])
+    builder.seal([poll.register([(VOTERS[0], "suwon-jangan", 1), (VOTERS[1], "suwon-jangan", 1),
+                                 (VOTERS[2], "seongnam", 1)]), plain.register([(VOTERS[0], "gg", 1)])])
+    builder.seal([poll.open(), plain.open()], time=poll.opens_at)
+    builder.seal([poll.cast(VOTERS[i], "yes") for i in range(3)] + [plain.cast(VOTERS[0], "no")])
+    report = verify_bytes(compress(plain_lines(core_content_of(builder))), workers=1)
+    assert report.ok, report.failure
+    counted = report.polls["p-counted"]
+    assert (counted["eligible"], counted["turnout"]) == (10, "30.0")
+    assert counted["units"]["suwon-jangan"] == {"eligible": 3, "cast": 2, "turnout": "66.7"}
+    assert counted["units"]["seongnam"] == {"eligible": 7, "cast": 1, "turnout": "14.3"}
+    assert counted["units"]["gg"] == {"eligible": 0, "cast": 0, "turnout": None}
+    assert "eligible" not in report.polls["p-plain"] and "turnout" not in report.polls["p-plain"]
+
+
 def test_the_ecdsa_path_agrees() -> None:
     builder, _ = finished_polls()
     report = verify_bytes(compress(plain_lines(core_content_of(builder))), workers=1, impl="ecdsa")
@@ -112,6 +133,7 @@ def _poll_steps() -> st.SearchStrategy[list[tuple[str, int, Any]]]:
     ballot = st.sampled_from([b for values in BALLOTS.values() for b in values] + ["nope", [], None, {"opt-a": 1}])
     step = st.one_of(
         st.tuples(st.just("register"), st.integers(0, 5), st.sampled_from(["gg", "suwon", "seongnam", "nowhere"])),
+        st.tuples(st.just("batch"), st.integers(0, 5), st.sampled_from(["gg", "suwon", "seongnam"])),
         st.tuples(st.just("weight"), st.integers(0, 5), st.integers(0, 1001)),
         st.tuples(st.just("enrol"), st.integers(0, 5), st.sampled_from(["own", "other-poll", "reuse"])),
         st.tuples(st.just("open"), st.just(0), st.sampled_from([0, 1])),
@@ -125,11 +147,15 @@ def _poll_steps() -> st.SearchStrategy[list[tuple[str, int, Any]]]:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(sorted(BALLOTS)), st.sampled_from(["equal", "registered", "anonymous"]), _poll_steps())
+@given(st.sampled_from(sorted(BALLOTS)), st.sampled_from(["equal", "registered", "anonymous"]), _poll_steps(),
+       st.none() | st.lists(st.integers(0, 2), min_size=5, max_size=5))
 def test_every_poll_transaction_gets_the_same_verdict_and_writes(method: str, mode: str,
-                                                                  steps: list[tuple[str, int, Any]]) -> None:
+                                                                  steps: list[tuple[str, int, Any]],
+                                                                  eligible: list[int] | None) -> None:
     builder = ChainBuilder(poll_network())
     poll = Poll(builder.network, method=method, weights="registered" if mode == "registered" else "equal")
+    if eligible is not None:  # small counts, so eligible_exceeded is common
+        poll.units = [dict(unit, eligible=count) for unit, count in zip(poll.units, eligible, strict=True)]
     mine = ChainState(decode_genesis(builder.network.genesis.to_bytes()), {}, "cryptography")
     overlay = Overlay(builder.ledger.state)
     first = poll.create_anonymous(rsa_key().public_key()) if mode == "anonymous" else poll.create()
@@ -158,8 +184,12 @@ def test_every_poll_transaction_gets_the_same_verdict_and_writes(method: str, mo
             if kind == "late-cast":
                 late.add(len(txs))
             txs.append(poll.cast(voter, arg, nonce=nonce))
+        elif kind == "batch":
+            txs.append(poll.register([(voter, arg, 1), (VOTERS[(who + 1) % 6], arg, 1)], nonce=nonce))
         elif kind == "add_units":
             units = [{"id": f"extra-{who}", "parent": arg, "name": "Extra"}]
+            if eligible is not None and who % 3:  # who % 3 == 0: a bare unit, refused as units_invalid
+                units[0]["eligible"] = who % 2
             txs.append(poll.tx("add_units", {"poll": poll.id, "units": units}, nonce=nonce))
         else:
             txs.append(anchor_tx(builder, "log", arg, "ab" * 32, nonce=nonce))

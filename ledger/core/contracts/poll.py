@@ -15,6 +15,12 @@ State keys, all under ``poll/``:
   v/<poll>/<address>    voter {"unit", "weight", "cast": 0 | 1}
   x/<poll>/<n>          ballot n (0, 1, ...) {"address", "unit", "weight", "ballot"}
   c/<poll>/<sha256>     1 once a credential (SHA-256 of its signature) enrolled an address
+  u/<poll>/<unit>       voters registered in the unit (only for polls whose units carry ``eligible``)
+
+When the units carry ``eligible`` (the members whose ballot unit is that unit, published by
+the organiser), the contract refuses to register more voters in a unit than it has eligible
+members, and to enrol more voters in an anonymous poll than the sum; so turnout computed
+from the ledger has an honest denominator that the organiser cannot pad after the fact.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from ..errors import (
     CredentialAlreadyUsed,
     CredentialInvalid,
     CredentialKeyMissing,
+    EligibleExceeded,
     MalformedObject,
     NotAuthorised,
     PollAnonymous,
@@ -57,6 +64,7 @@ MAX_REGISTER_BATCH = 1000
 MAX_WEIGHT = 1000
 MAX_SCORE = 100
 MAX_WEIGHT_RULE = 2000
+MAX_ELIGIBLE = 100_000_000
 CREDENTIAL_TAG = "EVOTE-POLL-CREDENTIAL-V1"
 CREDENTIAL_VARIANT = blindrsa.PSS_RANDOMIZED
 _MAX_KEY_HEX = 2 * 1100
@@ -69,6 +77,7 @@ _CREATE_FIELDS = frozenset({"poll", "title", "method", "options", "units", "open
 _CREATE_OPTIONAL = frozenset({"choices", "score_max", "weight_rule", "credential_key"})
 _OPTION_FIELDS = frozenset({"id", "name"})
 _UNIT_FIELDS = frozenset({"id", "parent", "name"})
+_UNIT_OPTIONAL = frozenset({"eligible"})
 _REGISTER_FIELDS = frozenset({"poll", "voters"})
 _VOTER_FIELDS = frozenset({"address", "unit", "weight"})
 _ENROL_FIELDS = frozenset({"poll", "address", "credential"})
@@ -96,6 +105,15 @@ def voter_key(poll: str, address: str) -> str:
 
 def ballot_key(poll: str, index: int) -> str:
     return f"poll/x/{poll}/{index}"
+
+
+def unit_count_key(poll: str, unit: str) -> str:
+    return f"poll/u/{poll}/{unit}"
+
+
+def has_eligible(record: dict[str, Any]) -> bool:
+    """Whether the poll published eligible counts (all its units carry them, or none does)."""
+    return "eligible" in record["units"][0]
 
 
 def root_unit(record: dict[str, Any]) -> str:
@@ -153,15 +171,20 @@ def _read_units(payload: dict[str, Any], existing: list[dict[str, Any]] | None =
         raise MalformedObject(f"units must be a list of 1 to {MAX_UNITS}", field="units")
     units = []
     for item in raw:
-        entry = require_keys(item, _UNIT_FIELDS, "unit")
+        entry = require_keys(item, _UNIT_FIELDS, "unit", _UNIT_OPTIONAL)
         parent = entry["parent"]
         if parent is not None:
             parent = read_str(entry, "parent", pattern=IDENT_RE)
-        units.append({"id": read_str(entry, "id", pattern=IDENT_RE), "parent": parent,
-                      "name": read_str(entry, "name", max_len=200)})
+        unit = {"id": read_str(entry, "id", pattern=IDENT_RE), "parent": parent,
+                "name": read_str(entry, "name", max_len=200)}
+        if "eligible" in entry:
+            unit["eligible"] = read_int(entry, "eligible", minimum=0, maximum=MAX_ELIGIBLE)
+        units.append(unit)
     whole = units if existing is None else [*existing, *units]
     if len(whole) > MAX_UNITS:
         raise UnitsInvalid(f"a poll has at most {MAX_UNITS} units")
+    if len({"eligible" in unit for unit in whole}) != 1:
+        raise UnitsInvalid("either every unit of a poll carries eligible or none does")
     validate_tree(whole)
     return units
 
@@ -295,11 +318,31 @@ def _register(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None
             raise UnknownUnit(f"no unit {voter['unit']} in poll {poll}", poll=poll, unit=voter["unit"])
         if state.get(voter_key(poll, voter["address"])) is not None:
             raise VoterAlreadyRegistered("address already registered in this poll", poll=poll, address=voter["address"])
+    unit_counts = _unit_counts_after(state, record, voters)
     for voter in voters:
         state.put(voter_key(poll, voter["address"]), {"unit": voter["unit"], "weight": voter["weight"], "cast": 0})
+    for unit, count in unit_counts.items():
+        state.put(unit_count_key(poll, unit), count)
     counters = state.get(counters_key(poll))
     state.put(counters_key(poll), dict(counters, registered=counters["registered"] + len(voters),
                                        weight=counters["weight"] + sum(v["weight"] for v in voters)))
+
+
+def _unit_counts_after(state: ReadView, record: dict[str, Any], voters: list[dict[str, Any]]) -> dict[str, int]:
+    """Per-unit registered counts after ``voters`` join; ``eligible_exceeded`` if one passes its unit's eligible."""
+    if not has_eligible(record):
+        return {}
+    poll = record["id"]
+    eligible = {unit["id"]: unit["eligible"] for unit in record["units"]}
+    counts: dict[str, int] = {}
+    for voter in voters:
+        unit = voter["unit"]
+        if unit not in counts:
+            counts[unit] = state.get(unit_count_key(poll, unit)) or 0
+        counts[unit] += 1
+        if counts[unit] > eligible[unit]:
+            raise EligibleExceeded(f"unit {unit} has only {eligible[unit]} eligible members", poll=poll, unit=unit)
+    return counts
 
 
 def _enrol(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
@@ -325,9 +368,11 @@ def _enrol(self: Contract, ctx: ExecContext, payload: dict[str, Any]) -> None:
         raise CredentialAlreadyUsed("this credential has already enrolled an address", poll=poll)
     if state.get(voter_key(poll, address)) is not None:
         raise VoterAlreadyRegistered("address already enrolled in this poll", poll=poll, address=address)
+    counters = state.get(counters_key(poll))
+    if has_eligible(record) and counters["registered"] >= sum(unit["eligible"] for unit in record["units"]):
+        raise EligibleExceeded("every eligible member of the poll has enrolled", poll=poll)
     state.put(used_key, 1)
     state.put(voter_key(poll, address), {"unit": root_unit(record), "weight": 1, "cast": 0})
-    counters = state.get(counters_key(poll))
     state.put(counters_key(poll), dict(counters, registered=counters["registered"] + 1, weight=counters["weight"] + 1))
 
 

@@ -46,6 +46,9 @@ def poll_vectors(chain_id: str, signer: Any, randomness: Any) -> dict[str, Any]:
     public = signer.public_key()
     n = public.public_numbers().n
     everyone = [ranked, weighted, multi, yna, score, anonymous]
+    # A poll that publishes its eligible members per unit (16.2); it stays created, so it still takes registrations.
+    counted = Poll(network, id="hall-2026", method="yna",
+                   units=[dict(u, eligible=e) for u, e in zip(UNITS, [0, 1, 0, 2, 1], strict=True)])
 
     def enrol(index: int) -> Transaction:
         voter = voters[index]
@@ -58,7 +61,7 @@ def poll_vectors(chain_id: str, signer: Any, randomness: Any) -> dict[str, Any]:
                        payload={"label": "officials-log", "seq": seq, "hash": ANCHORS[seq]})
 
     units = [u["id"] for u in UNITS]
-    builder.seal([p.create() for p in everyone[:-1]] + [anonymous.create_anonymous(public)])
+    builder.seal([p.create() for p in everyone[:-1]] + [anonymous.create_anonymous(public), counted.create()])
     builder.seal([
         ranked.register([(v, units[i % len(units)], 1) for i, v in enumerate(voters)]),
         weighted.register([(voters[0], "suwon-jangan", 1), (voters[1], "suwon-paldal", 1), (voters[2], "seongnam", 1),
@@ -67,6 +70,7 @@ def poll_vectors(chain_id: str, signer: Any, randomness: Any) -> dict[str, Any]:
         yna.register([(v, "gg", 1) for v in voters[:6]]),
         score.register([(v, "seongnam", 1) for v in voters[:3]]),
         enrol(0), enrol(1), anchor(0),
+        counted.register([(voters[0], "suwon", 1), (voters[1], "suwon-paldal", 1), (voters[2], "suwon-paldal", 1)]),
     ])
     builder.seal([p.open() for p in everyone], time=ranked.opens_at)
     builder.seal([ranked.cast(v, RANKED[i]) for i, v in enumerate(voters)]
@@ -94,6 +98,7 @@ def poll_vectors(chain_id: str, signer: Any, randomness: Any) -> dict[str, Any]:
         ("create-with-two-roots", Poll(network, id="bad-tree", units=[{"id": "a", "parent": None, "name": "A"},
                                                                         {"id": "b", "parent": None, "name": "B"}]).create()),
         ("register-after-close", yna.register([(voters[9], "gg", 1)])),
+        ("register-over-eligible", counted.register([(voters[3], "seongnam", 1), (voters[4], "suwon-paldal", 1)])),
     ]
     rejections = [{"name": name, "tx": tx.to_dict(), "error": _code(ledger, tx, time)} for name, tx in cases]
     report = verify_chain(network.genesis, builder.blocks)
@@ -109,7 +114,7 @@ def poll_vectors(chain_id: str, signer: Any, randomness: Any) -> dict[str, Any]:
         "genesis": network.genesis.to_dict(),
         "blocks": [{"block": block.to_dict(), "certificate": cert.to_dict(), "state_root": block.header.state_root.hex()}
                    for block, cert in builder.blocks],
-        "polls": {p.id: ledger.query("poll", "tally", {"poll": p.id, "units": 1}) for p in everyone},
+        "polls": {p.id: ledger.query("poll", "tally", {"poll": p.id, "units": 1}) for p in [*everyone, counted]},
         "anchors": ledger.query("system", "anchor", {"label": "officials-log"}),
         "time": time,
         "rejections": rejections,
