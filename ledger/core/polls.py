@@ -89,32 +89,38 @@ def _instant_runoff(options: Sequence[str], rankings: Mapping[tuple[str, ...], i
     Otherwise the lowest is eliminated; a tie for lowest goes to the lower count in the
     previous round, then the one before, and so on; still tied, the option listed last
     in ``options`` goes. Two options left with equal counts: a tie.
+
+    Why piles instead of recounting: the statistics engine re-tallies every changed unit
+    after each block, and a recount per round read all of a unit's rankings again in
+    every round. Here each ranking sits on the pile of the option it currently counts
+    for, and the counts are kept as running sums, so eliminating an option only moves
+    that option's pile (each ranking to its next continuing option, or to exhausted).
+    Every ranking is read once to start with and then only when its option goes; the
+    result, rounds included, is exactly what the round-by-round recount gives (the tests
+    keep that recount as an oracle).
     """
     continuing = list(options)
+    alive = set(continuing)
+    # option -> the rankings counting for it, each with the index of that option in it
+    piles: dict[str, list[tuple[tuple[str, ...], int, int]]] = {option: [] for option in continuing}
+    counts = dict.fromkeys(continuing, 0)
+    exhausted = 0
+    for ranking, weight in rankings.items():
+        if ranking and ranking[0] in alive:  # the usual case, inlined: a ranking counts for its first choice
+            piles[ranking[0]].append((ranking, weight, 0))
+            counts[ranking[0]] += weight
+        else:  # empty, or (never from the contract) starting with an option not on the poll
+            exhausted += _deal([(ranking, weight, 0)], alive, piles, counts)
     history: list[dict[str, int]] = []
     rounds: list[dict[str, Any]] = []
-    rows = list(rankings.items())
-    # Each ballot's position in its ranking only moves forward: eliminated options never return.
-    position = [0] * len(rows)
     while True:
-        alive = set(continuing)
-        counts = dict.fromkeys(continuing, 0)
-        exhausted = 0
-        for index, (ranking, weight) in enumerate(rows):
-            at = position[index]
-            while at < len(ranking) and ranking[at] not in alive:
-                at += 1
-            position[index] = at
-            if at < len(ranking):
-                counts[ranking[at]] += weight
-            else:
-                exhausted += weight
-        history.append(counts)
-        active = sum(counts.values())
-        record: dict[str, Any] = {"round": len(history), "counts": dict(counts), "exhausted": exhausted,
+        snapshot = {option: counts[option] for option in continuing}  # in the order of ``options``
+        history.append(snapshot)
+        active = sum(snapshot.values())
+        record: dict[str, Any] = {"round": len(history), "counts": dict(snapshot), "exhausted": exhausted,
                                   "eliminated": None}
         rounds.append(record)
-        leaders = [option for option in continuing if 2 * counts[option] > active]
+        leaders = [option for option in continuing if 2 * snapshot[option] > active]
         if leaders:
             winners = leaders
             break
@@ -125,7 +131,32 @@ def _instant_runoff(options: Sequence[str], rankings: Mapping[tuple[str, ...], i
         loser = _lowest(continuing, history)
         record["eliminated"] = loser
         continuing.remove(loser)
+        alive.discard(loser)
+        del counts[loser]
+        exhausted += _deal(piles.pop(loser), alive, piles, counts)  # ``at`` is the loser's place: skipped
     return {"totals": dict(history[0]), "rounds": rounds, "winners": winners, "tie": len(winners) > 1}
+
+
+def _deal(rows: Iterable[tuple[tuple[str, ...], int, int]], alive: set[str],
+          piles: dict[str, list[tuple[tuple[str, ...], int, int]]], counts: dict[str, int]) -> int:
+    """Put each ``(ranking, weight, at)`` on the pile of its first continuing option from
+    ``at`` on, adding its weight to that option's count; returns the weight left with none.
+
+    One loop over a whole pile rather than a call per ranking: this is the inner loop of
+    every roll-up, and a Python call per ranking cost about as much as the work itself.
+    """
+    exhausted = 0
+    for ranking, weight, at in rows:
+        size = len(ranking)
+        while at < size and ranking[at] not in alive:
+            at += 1
+        if at < size:
+            option = ranking[at]
+            piles[option].append((ranking, weight, at))
+            counts[option] += weight
+        else:
+            exhausted += weight
+    return exhausted
 
 
 def _lowest(continuing: Sequence[str], history: Sequence[Mapping[str, int]]) -> str:

@@ -269,3 +269,105 @@ def test_each_units_roll_up_is_the_tally_of_its_subtree(case: Any, units: list[d
         inside = [row for row in placed if unit["id"] in chains[row[0]]]
         assert by_unit[unit["id"]] == polls.tally(rec, inside)
     assert by_unit["u0"] == polls.tally(rec, placed)
+
+
+# --- instant runoff: the piled count against the straightforward recount ------------------
+
+
+def recount_instant_runoff(options: list[str], rankings: dict[tuple[str, ...], int]) -> dict[str, Any]:
+    """The oracle: instant runoff as docs/protocol.md 16.8 words it, every round counted afresh.
+
+    Every round reads every ranking again, as ``polls._instant_runoff`` did before it kept piles
+    per option; it stays here, out of the core, so the faster count is checked against it.
+    """
+    continuing = list(options)
+    history: list[dict[str, int]] = []
+    rounds: list[dict[str, Any]] = []
+    while True:
+        counts = dict.fromkeys(continuing, 0)
+        exhausted = 0
+        for ranking, weight in rankings.items():
+            top = next((option for option in ranking if option in continuing), None)
+            if top is None:
+                exhausted += weight
+            else:
+                counts[top] += weight
+        history.append(counts)
+        active = sum(counts.values())
+        rounds.append({"round": len(history), "counts": dict(counts), "exhausted": exhausted, "eliminated": None})
+        leaders = [option for option in continuing if 2 * counts[option] > active]
+        if leaders:
+            winners = leaders
+            break
+        if active == 0 or len(continuing) <= 2:
+            winners = list(continuing)
+            break
+        tied = list(continuing)
+        for past in reversed(history):
+            low = min(past[option] for option in tied)
+            tied = [option for option in tied if past[option] == low]
+            if len(tied) == 1:
+                break
+        loser = tied[-1]
+        rounds[-1]["eliminated"] = loser
+        continuing.remove(loser)
+    return {"totals": dict(history[0]), "rounds": rounds, "winners": winners, "tie": len(winners) > 1}
+
+
+POOL = ["a", "b", "c", "d", "e", "f", "g"]
+
+
+@st.composite
+def runoff_profiles(draw: st.DrawFn, valid_only: bool = True) -> tuple[list[str], dict[tuple[str, ...], int]]:
+    """Options in a random order and a profile of rankings: full, partial and empty (exhausted from
+    the start), plus weightless ones. Weights share one scale per profile, half the time 1..3 so that
+    ties, in a round and back through every earlier round, are common.
+    ``valid_only=False`` also lets rankings repeat an option or name one not on the poll."""
+    options = draw(st.integers(2, len(POOL)).flatmap(lambda n: st.permutations(POOL[:n])))
+    ranking = (st.lists(st.sampled_from(options), min_size=1, max_size=len(options), unique=True) if valid_only
+               else st.lists(st.sampled_from(options + ["zz"]), min_size=1, max_size=len(options) + 2))
+    weight = st.integers(1, draw(st.sampled_from([3, 3, 1000, 10**6])))  # one scale per profile
+    size = draw(st.sampled_from([0, 3, 8, 16]))
+    pairs = draw(st.lists(st.tuples(ranking.map(tuple), weight), min_size=size, max_size=2 * size + 4))
+    pairs += draw(st.lists(st.tuples(st.just(()), weight), max_size=1))  # ballots exhausted from the start
+    pairs += draw(st.lists(st.tuples(ranking.map(tuple), st.just(0)), max_size=1))  # weightless rankings
+    profile: dict[tuple[str, ...], int] = {}
+    for key, value in pairs:
+        profile[key] = profile.get(key, 0) + value
+    return options, profile
+
+
+@settings(max_examples=600, deadline=None)
+@given(runoff_profiles())
+def test_piled_runoff_equals_the_round_by_round_recount(case: Any) -> None:
+    options, profile = case
+    assert polls._instant_runoff(options, profile) == recount_instant_runoff(options, profile)
+
+
+@settings(max_examples=200, deadline=None)
+@given(runoff_profiles(valid_only=False))
+def test_piled_runoff_equals_the_recount_even_on_unvalidated_rankings(case: Any) -> None:
+    options, profile = case
+    assert polls._instant_runoff(options, profile) == recount_instant_runoff(options, profile)
+
+
+@settings(max_examples=200, deadline=None)
+@given(runoff_profiles(), st.randoms(use_true_random=False))
+def test_ranked_tally_of_ballots_equals_the_recount_of_their_profile(case: Any, random: Any) -> None:
+    """Through the public ``tally``: ballots (a profile spread over single ballots, in any order)."""
+    options, profile = case
+    ballots = [("root", weight, list(ranking)) for ranking, weight in profile.items()]
+    random.shuffle(ballots)
+    result = polls.tally(record("ranked", options), ballots)
+    expected = recount_instant_runoff(options, profile)
+    assert {key: result[key] for key in expected} == expected
+    assert (result["ballots"], result["weight"]) == (len(ballots), sum(profile.values()))
+
+
+def test_recount_oracle_agrees_with_the_worked_tie_example() -> None:
+    """The oracle itself is checked on the hand-worked example above, so it cannot drift with the core."""
+    profile = {("a",): 10, ("b",): 6, ("c", "b"): 5, ("d", "c"): 1}
+    result = recount_instant_runoff(IDS, profile)
+    assert [r["eliminated"] for r in result["rounds"]] == ["d", "c", None]
+    assert [r["exhausted"] for r in result["rounds"]] == [0, 0, 1]
+    assert result["winners"] == ["b"]
