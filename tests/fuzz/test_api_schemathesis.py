@@ -35,6 +35,7 @@ from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger.node.api import MAX_WAIT_MS
 from tests.kiosk.support import Booth, KioskClient, setup_booth
 from tests.mobile.conftest import mobile_settings
 
@@ -146,13 +147,18 @@ def node_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 query_text = st.one_of(st.text(max_size=20), st.integers(-5, 2**60).map(str), st.sampled_from(
     ["", "0", "1", "-1", "1e3", "0x10", "9" * 30, " 1", "１"]))
+wait_text = st.one_of(st.text(max_size=20).filter(lambda t: not t.isdigit()),
+                      st.integers(-5, 1500).map(str), st.integers(MAX_WAIT_MS + 1, 2**60).map(str),
+                      st.sampled_from(["", "1e3", "0x10", "9" * 30, " 1", "１", str(MAX_WAIT_MS + 1)]))
 node_requests = st.one_of(
     st.tuples(st.just("POST"), st.just("/v1/txs"), raw_bodies),
     st.tuples(st.just("GET"), st.builds(lambda t: "/v1/txs/" + urllib.parse.quote(t, safe=""),
                                         st.text(max_size=70) | st.text("0123456789abcdefABCDEF", min_size=64,
                                                                          max_size=64)), st.just(b"")),
+    # wait_ms is a real long-poll (up to MAX_WAIT_MS = 60 s for an unknown id): valid values stay short
+    # so the sweep does not spend minutes waiting; out-of-range and malformed values are still drawn.
     st.tuples(st.just("GET"), st.builds(lambda t, w: f"/v1/txs/{'ab' * 32}?wait_ms={urllib.parse.quote(w)}",
-                                        st.none(), query_text), st.just(b"")),
+                                        st.none(), wait_text), st.just(b"")),
     st.tuples(st.just("GET"), st.builds(lambda a, b: f"/v1/blocks?from={urllib.parse.quote(a)}&limit="
                                         f"{urllib.parse.quote(b)}", query_text, query_text), st.just(b"")),
     st.tuples(st.just("GET"), st.builds(lambda h: "/v1/blocks/" + urllib.parse.quote(h, safe=""), query_text),
@@ -174,7 +180,8 @@ node_requests = st.one_of(
 def call_node(url: str, method: str, path: str, body: bytes) -> tuple[int, bytes, str]:
     request = urllib.request.Request(url + path, data=body if method in ("POST", "PUT") else None, method=method)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        # Longer than the node's longest legitimate answer (a long-poll of MAX_WAIT_MS).
+        with urllib.request.urlopen(request, timeout=MAX_WAIT_MS / 1000 + 15) as response:
             return response.status, response.read(), response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), exc.headers.get("Content-Type", "")
