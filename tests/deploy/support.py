@@ -97,7 +97,10 @@ def clean_env(**values: str) -> dict[str, str]:
     what its own environment file says.
     """
     app_vars = set(read_env_var_names())
-    env = {k: v for k, v in os.environ.items() if k not in app_vars}
+    # Also what only the test harness sets: tests/e2e/conftest.py allows sync ORM calls inside
+    # Playwright's event loop, and check --deploy rightly refuses that in production (async.E001).
+    harness_vars = {"DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in app_vars and k not in harness_vars}
     env.update(PYTHONUNBUFFERED="1", **values)
     return env
 
