@@ -29,7 +29,8 @@ from ledger.core.contracts.poll import MAX_OPTIONS
 from voting.ledger_gateway import CommitOutcome, get_gateway
 
 from .models import Member, Poll
-from .poll_errors import MemberSignInRequired, PollNotFound, PollSessionNotAllowed
+from .errors import MemberSignInRequired
+from .poll_errors import PollNotFound, PollSessionNotAllowed
 from .services import poll_voting
 from .services.members import current_member
 from .services.polls import access_poll

@@ -53,12 +53,6 @@ class PollManagerRequired(PollError):
     default_message = _("Only a manager of this community (or of a node above it) may do this.")
 
 
-class MemberSignInRequired(PollError):
-    code = "member_sign_in_required"
-    http_status = 401
-    default_message = _("Sign in as a community member first.")
-
-
 class PollNotEligible(PollError):
     code = "poll_not_eligible"
     http_status = 403
