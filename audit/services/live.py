@@ -98,8 +98,11 @@ class ElectionWatch:
                         await layer.send(channel, {"type": SNAPSHOT_EVENT, "version": self.version})
             except Exception:  # a background loop must survive a bad poll; the next one may succeed
                 logger.exception("observer watch of election %s failed", self.election_id)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can drop a cancellation
+            # (CPython gh-86296), and this loop must stop when the last watcher leaves.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=get_audit_settings().refresh_seconds)
+                async with asyncio.timeout(get_audit_settings().refresh_seconds):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _poll(self) -> bool:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from django.db import DatabaseError
 
 from ledger.core.encoding import decode, encode
 from ledger.core.errors import (
@@ -79,6 +80,11 @@ async def error_middleware(
         return error_response(exc.status, _HTTP_CODES.get(exc.status, f"http_{exc.status}"), exc.reason)
     except (LedgerError, LedgerServiceError) as exc:
         return error_response(status_for(exc), exc.code, exc.message, dict(exc.detail))
+    except DatabaseError as exc:
+        # The node's own database is down or restarting (a block write failing the same way stops the
+        # node, and its supervisor restarts it): retryable, so clients fail over instead of seeing a 500.
+        logger.warning("database unavailable for %s %s: %s", request.method, request.path, exc)
+        return error_response(503, "database_unavailable", "this node cannot read its database; try another node")
 
 
 def _int_param(request: web.Request, name: str, default: int, minimum: int, maximum: int) -> int:

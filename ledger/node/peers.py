@@ -176,7 +176,8 @@ class PeerNetwork:
                 link.ws = None
             link.redial.clear()
             try:
-                await asyncio.wait_for(link.redial.wait(), backoff * random.uniform(0.5, 1.5))
+                async with asyncio.timeout(backoff * random.uniform(0.5, 1.5)):
+                    await link.redial.wait()
                 backoff = BACKOFF_MIN_S  # the peer just reached us, so it is listening again
             except TimeoutError:
                 backoff = min(backoff * 2, BACKOFF_MAX_S)
@@ -187,7 +188,8 @@ class PeerNetwork:
             link.url + PEER_PATH, heartbeat=HEARTBEAT_S, max_msg_size=MAX_MESSAGE_BYTES,
             timeout=aiohttp.ClientWSTimeout(ws_close=2.0),
         ) as ws:
-            await asyncio.wait_for(self._client_handshake(ws, link.peer), HANDSHAKE_TIMEOUT_S)
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):  # not wait_for: see runtime.next_items
+                await self._client_handshake(ws, link.peer)
             link.ws = ws
             link.connects += 1
             link.last_error = ""
@@ -271,7 +273,8 @@ class PeerNetwork:
         await ws.send_str(json.dumps({"t": "challenge", "chain": self.genesis.chain, "genesis": self.genesis_hash,
                                       "node": self.node_id, "nonce": nonce}))
         try:
-            hello = await asyncio.wait_for(_receive_json(ws), HANDSHAKE_TIMEOUT_S)
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                hello = await _receive_json(ws)
         except (TimeoutError, HandshakeFailed, ValueError):
             await ws.close(code=CLOSE_AUTH_FAILED, message=b"handshake failed")
             return None

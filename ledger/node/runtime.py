@@ -80,6 +80,8 @@ LARGE_FRAME = 64 * 1024
 # The grace covers start-up and a peer's reconnect, so a brief blip never fails clients over.
 ISOLATION_GRACE_S = 5.0
 QUORUM_WATCH_S = 0.25
+TASK_STOP_S = 5.0  # a cancelled task that has not finished by then: the process exits at once
+EXIT_STUCK = 70  # EX_SOFTWARE
 CLOCK_OFFSET_ENV = "EVOTE_TEST_CLOCK_OFFSET_MS"
 
 
@@ -96,6 +98,27 @@ def call_with_reconnect(fn: Callable[..., T], *args: Any) -> T:
         for connection in connections.all(initialized_only=True):
             connection.close()
         return fn(*args)
+
+
+async def next_items(inbox: asyncio.Queue[T], timeout_s: float | None, limit: int) -> list[T]:
+    """Wait up to ``timeout_s`` (None: forever) for one item, then take what else is queued, up to ``limit``.
+
+    ``asyncio.timeout`` rather than ``asyncio.wait_for``: on Python 3.11, ``wait_for`` runs the
+    wait in an inner task and, when that task has just received an item as the outer one is
+    cancelled, returns the item and drops the cancellation (CPython gh-86296, fixed in 3.12).
+    The consensus loop then ran on after ``_shutdown`` cancelled it and the shutdown waited for it
+    forever: a node whose database had failed stayed up, out of consensus, and never restarted
+    (found by bench/campaign.py's database restart; tests/ledger/node/test_shutdown.py).
+    """
+    items: list[T] = []
+    try:
+        async with asyncio.timeout(timeout_s):
+            items.append(await inbox.get())
+    except TimeoutError:
+        pass
+    while len(items) < limit and not inbox.empty():
+        items.append(inbox.get_nowait())
+    return items
 
 
 @dataclass
@@ -291,7 +314,19 @@ class Node:
         self.participating = False
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._inbox is not None:
+            with contextlib.suppress(asyncio.QueueFull):
+                self._inbox.put_nowait(("stop",))  # wakes the consensus loop even if a cancel were lost
+        _, stuck = await asyncio.wait(self._tasks, timeout=TASK_STOP_S) if self._tasks else (set(), set())
+        if stuck:
+            # Not expected (see next_items). asyncio.run would wait for these tasks again at exit, and a
+            # process that never exits is never restarted by its supervisor: a node that looks alive
+            # but takes no part (bench/campaign.py found one). So: say which, and exit now; every block
+            # write already queued is lost only from this process, the restart re-syncs from peers.
+            logger.critical("tasks did not stop within %s s: %s; exiting", TASK_STOP_S,
+                            sorted(t.get_name() for t in stuck))
+            logging.shutdown()
+            os._exit(EXIT_STUCK)
         await self.sync.stop()
         if self.peers is not None:
             await self.peers.stop()
@@ -575,13 +610,9 @@ class Node:
             while True:
                 deadline = self.engine.next_deadline()
                 timeout = None if deadline is None else max(0.0, (deadline - self.clock()) / 1000)
-                items: list[tuple[Any, ...]] = []
-                try:
-                    items.append(await asyncio.wait_for(inbox.get(), timeout))
-                except TimeoutError:
-                    pass
-                while len(items) < STEP_BATCH and not inbox.empty():
-                    items.append(inbox.get_nowait())
+                items = await next_items(inbox, timeout, STEP_BATCH)
+                if self._stop is not None and self._stop.is_set():
+                    return  # shutting down: never step the engine (and sign) after the stop
                 if any(item[0] == "txs_available" for item in items):
                     self._txs_available_queued = False
                 result = await self.in_state(self._step, items)

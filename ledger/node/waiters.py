@@ -18,7 +18,8 @@ class TxWaiters:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._futures.setdefault(tx_id, []).append(future)
         try:
-            await asyncio.wait_for(future, timeout_s)
+            async with asyncio.timeout(timeout_s):  # not wait_for: see runtime.next_items
+                await future
         except TimeoutError:
             pass
         finally:
