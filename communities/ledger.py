@@ -147,18 +147,22 @@ def recount_tally(gateway: LedgerGateway, poll: str) -> dict[str, Any]:
 
 
 def _ledger_ballot_rows(gateway: LedgerGateway, poll: str, record: dict[str, Any]) -> Iterator[polls.BallotRow]:
-    """``(unit, weight, ballot)`` for every committed cast, with the unit and weight its voter was given."""
+    """``(unit, weight, ballot)`` for every committed cast, with the unit and weight its voter was given.
+
+    One pass in chain order: the contract admits a cast only from an address registered or
+    enrolled earlier, so each cast's voter is known by the time the pass reaches it.
+    """
     voters: dict[str, tuple[str, int]] = {}
-    for tx in gateway.transport.iter_transactions(POLL_CONTRACT, "register"):
-        if tx.payload.get("poll") == poll:
+    root = next(unit["id"] for unit in record["units"] if unit["parent"] is None)
+    for tx in gateway.transport.iter_transactions(POLL_CONTRACT, ("register", "enrol", "cast")):
+        if tx.payload.get("poll") != poll:
+            continue
+        if tx.type == "register":
             for voter in tx.payload["voters"]:
                 voters[voter["address"]] = (voter["unit"], voter["weight"])
-    root = next(unit["id"] for unit in record["units"] if unit["parent"] is None)
-    for tx in gateway.transport.iter_transactions(POLL_CONTRACT, "enrol"):
-        if tx.payload.get("poll") == poll:
+        elif tx.type == "enrol":
             voters[tx.payload["address"]] = (root, 1)
-    for tx in gateway.transport.iter_transactions(POLL_CONTRACT, "cast"):
-        if tx.payload.get("poll") == poll:
+        else:
             unit, weight = voters[tx.sender]
             yield unit, weight, tx.payload["ballot"]
 

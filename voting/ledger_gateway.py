@@ -65,8 +65,11 @@ class LedgerTransport(Protocol):
         """Read-only contract query on the committed state; raise LedgerUnavailable if no node answers."""
         ...
 
-    def iter_transactions(self, contract: str, tx_type: str) -> Iterable[Transaction]:
-        """Every committed transaction of ``contract``/``tx_type``, in chain order."""
+    def iter_transactions(self, contract: str, tx_type: str | tuple[str, ...]) -> Iterable[Transaction]:
+        """Every committed transaction of ``contract`` and ``tx_type`` (one, or any of several), in chain order.
+
+        Several types in one call read the chain once: a recount that needs registrations
+        before casts gets both in their order without a second pass over every block."""
         ...
 
     def tx_status(self, tx_id: str) -> TxInfo:
@@ -265,10 +268,11 @@ class NodeClientTransport:
         status = self._call(self.client.get_tx, tx_id)
         return TxInfo(tx_id, status.status, status.height, status.block_hash, status.code)
 
-    def iter_transactions(self, contract: str, tx_type: str) -> Iterable[Transaction]:
+    def iter_transactions(self, contract: str, tx_type: str | tuple[str, ...]) -> Iterable[Transaction]:
+        types = (tx_type,) if isinstance(tx_type, str) else tx_type
         for entry in self._call(lambda: list(self.client.iter_blocks(1, page=200))):
             for raw in entry["block"]["txs"]:
-                if raw.get("contract") == contract and raw.get("type") == tx_type:
+                if raw.get("contract") == contract and raw.get("type") in types:
                     yield Transaction.from_dict(raw)
 
     @staticmethod

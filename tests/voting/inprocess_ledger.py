@@ -89,5 +89,6 @@ class InProcessTransport:
         except LedgerError as exc:
             raise LedgerRejected(detail={"reason": exc.code, "message": exc.message}) from exc
 
-    def iter_transactions(self, contract: str, tx_type: str) -> Iterable[Transaction]:
-        return [tx for tx in self.committed if tx.contract == contract and tx.type == tx_type]
+    def iter_transactions(self, contract: str, tx_type: str | tuple[str, ...]) -> Iterable[Transaction]:
+        types = (tx_type,) if isinstance(tx_type, str) else tx_type
+        return [tx for tx in self.committed if tx.contract == contract and tx.type in types]
