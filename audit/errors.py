@@ -6,22 +6,20 @@ Subclasses set a stable `code` (snake_case, never renamed once released), may se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
+
+from django.utils.functional import Promise
+
+from config.errors import ProjectError
 
 from django.utils.translation import gettext_lazy as _
 
 
-class AuditError(Exception):
+class AuditError(ProjectError):
     """Root of audit failures expected in normal operation (bugs raise something else)."""
 
     code: ClassVar[str] = "audit_error"
-    default_message: ClassVar[str] = "Audit operation failed."
-
-    def __init__(self, message: str = "", detail: Mapping[str, Any] | None = None) -> None:
-        self.message = message or self.default_message
-        self.detail: dict[str, Any] = dict(detail or {})
-        super().__init__(self.message)
+    default_message: ClassVar[str | Promise] = "Audit operation failed."
 
 
 class ElectionNotObservable(AuditError):
@@ -29,7 +27,7 @@ class ElectionNotObservable(AuditError):
 
     code: ClassVar[str] = "election_not_observable"
     http_status: ClassVar[int] = 404
-    default_message: ClassVar[str] = _("No election with this id that you may observe.")
+    default_message: ClassVar[str | Promise] = _("No election with this id that you may observe.")
 
 
 class SignInRequired(AuditError):
@@ -37,4 +35,4 @@ class SignInRequired(AuditError):
 
     code: ClassVar[str] = "sign_in_required"
     http_status: ClassVar[int] = 401
-    default_message: ClassVar[str] = _("Sign in as an observer or official of this election.")
+    default_message: ClassVar[str | Promise] = _("Sign in as an observer or official of this election.")

@@ -18,9 +18,6 @@ class PollError(CommunityError):
     http_status = 400
     default_message = _("The poll operation failed.")
 
-    def __init__(self, message: str = "", detail: Mapping[str, Any] | None = None) -> None:
-        super().__init__(str(message or self.default_message), detail)
-
 
 class PollInvalid(PollError):
     """A draft with problems; ``detail["errors"]`` maps form fields to messages."""

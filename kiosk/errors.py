@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from config.errors import ProjectError
 
-class KioskError(Exception):
+
+class KioskError(ProjectError):
     """Root of kiosk failures expected in normal operation (bugs raise something else)."""
 
     code: ClassVar[str] = "kiosk_error"
@@ -24,11 +26,9 @@ class KioskError(Exception):
     retryable: ClassVar[bool] = False
 
     def __init__(self, message: str = "", detail: Mapping[str, Any] | None = None) -> None:
-        self.message = message or str(self.default_message)
-        self.detail: dict[str, Any] = dict(detail or {})
+        super().__init__(message, detail)
         if self.retryable:
             self.detail.setdefault("retryable", 1)
-        super().__init__(self.message)
 
 
 # --- device authentication ---------------------------------------------------------------------
