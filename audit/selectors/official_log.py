@@ -9,11 +9,13 @@ codes or voter data, so showing another election's entries reveals nothing priva
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 
 from voting import audit_log
@@ -72,9 +74,28 @@ def get_log_page(election: Election | None, page_number: str) -> tuple[Page[Offi
     return page, entries
 
 
+VERIFICATION_CACHE_S = 60
+
+
 def get_log_verification() -> audit_log.Verification:
-    """The whole chain and signatures, and the newest ledger anchor (the command checks every anchor)."""
-    return verify_official_log(latest_anchor_only=True)
+    """The whole chain and signatures, and the newest ledger anchor (the command checks every anchor).
+
+    A full check costs one signature verification per record (~0.1 ms each), so a busy log
+    made every page load slow. The outcome is kept for VERIFICATION_CACHE_S under the key's
+    fingerprint and the head: a new record re-verifies at once; a record changed in the middle
+    behind the database trigger's back (the head unchanged) shows within that time, as it does
+    to the hourly ``verify_official_log`` command and to anyone checking a download.
+    """
+    info = get_public_key_info()
+    seq, digest = get_head()
+    key = f"audit:officials-log:verification:{info.get('fingerprint', 'no-key')}:{seq}:{digest}"
+    cached = cache.get(key)
+    if isinstance(cached, audit_log.Verification):
+        return cached
+    result = verify_official_log(latest_anchor_only=True)
+    slim = dataclasses.replace(result, hash_to_seq={})  # the page needs the outcome, not the index
+    cache.set(key, slim, VERIFICATION_CACHE_S)
+    return slim
 
 
 def get_public_key_info() -> dict[str, str]:
