@@ -18,6 +18,7 @@ from .selectors.official_log import (
     get_log_verification,
     get_public_key_info,
     iter_export,
+    list_log_keys,
 )
 from .views import _error_page
 
@@ -32,8 +33,10 @@ def official_log(request: HttpRequest) -> HttpResponse:
         return _error_page(request, exc)
     page, entries = get_log_page(election, request.GET.get("page", ""))
     return render(request, "audit/official_log.html", {
-        "page": page, "entries": list(zip(entries, describe_actions(e.action for e in entries))), "election": election, "verification": get_log_verification(),
-        "key": get_public_key_info(), "elections": list_observable_elections(request.user).order_by("-opens_at", "-id"),
+        "page": page, "entries": list(zip(entries, describe_actions(e.action for e in entries))),
+        "election": election, "verification": get_log_verification(), "key": get_public_key_info(),
+        "key_history": list_log_keys(),
+        "elections": list_observable_elections(request.user).order_by("-opens_at", "-id"),
     })
 
 

@@ -11,6 +11,12 @@ on the ledger (``voting.audit_log_anchor``) no longer match.
 Canonical body: JSON with sorted keys, no insignificant whitespace, UTF-8 (not ASCII
 escapes), no floats; ``at`` is the UTC time in ISO 8601 with microseconds. The signature is
 ECDSA P-256 with SHA-256 over the body bytes, raw r||s low-S hex, as on the ledger.
+
+Key rotation: a ``log_key_rotated`` record, signed by the outgoing key, names the incoming
+key (``old_public_key``, ``new_public_key``, ``new_key_fingerprint``); every later record is
+signed by the incoming key. So the chain itself says which key signs which record, and a
+verifier needs only the ordered key list (``public_keys`` in an export's header; derived
+from the hand-over records and the key file for the database) to follow it.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -28,14 +35,36 @@ from typing import Any
 
 from django.conf import settings
 
-from ledger.core.crypto import PrivateKey, is_valid_signature
+from ledger.core.crypto import PrivateKey, is_valid_signature, load_public_key
+from ledger.core.errors import InvalidPublicKey
+
+from .errors import VotingError
 
 LOG_LABEL = "officials-log"
 KEY_LABEL = "officials-log-key"
 GENESIS_PREV = "0" * 64
 BODY_VERSION = 1
+EXPORT_FORMAT = 2  # 2: the header lists every key in order (``public_keys``); 1 had only ``public_key``
+ROTATION_ACTION = "log_key_rotated"
 SIGNATURE_ALGORITHM = "ECDSA P-256 SHA-256, raw r||s low-S, over the body bytes"
 _key_lock = threading.Lock()
+
+
+# Kept here, not in voting/errors.py, because only the key ceremony raises them; their messages
+# are for the operator's terminal, so they are not translated.
+class AuditLogKeyError(VotingError):
+    code = "audit_log_key_error"
+    default_message = "The audit-log key cannot be used."
+
+
+class AuditLogKeyMissing(AuditLogKeyError):
+    code = "audit_log_key_missing"
+    default_message = "There is no audit-log key at %(path)s yet (it is made by the first recorded action)."
+
+
+class AuditLogKeyInsecure(AuditLogKeyError):
+    code = "audit_log_key_insecure"
+    default_message = "The audit-log key file %(path)s has mode %(mode)s; it must be 0600 before a ceremony."
 
 
 # --- the key -------------------------------------------------------------------------------
@@ -47,16 +76,26 @@ def get_key_path() -> Path:
     return path if path.is_absolute() else Path(settings.BASE_DIR) / path
 
 
-def _write_new_key(path: Path) -> None:
-    """Create the key file with mode 0600; hard-linking into place lets exactly one process win a race."""
+def _write_temporary_key(path: Path, key: PrivateKey) -> Path:
+    """``key`` in a 0600 file beside ``path``, flushed to disk (the caller links or renames it into place)."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(descriptor, "wb") as handle:
-            handle.write(PrivateKey.generate().to_pem())
+            handle.write(key.to_pem())
             handle.flush()
             os.fsync(handle.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def _write_new_key(path: Path) -> None:
+    """Create the key file with mode 0600; hard-linking into place lets exactly one process win a race."""
+    temporary = _write_temporary_key(path, PrivateKey.generate())
+    try:
         try:
             os.link(temporary, path)
         except FileExistsError:
@@ -65,18 +104,72 @@ def _write_new_key(path: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
+def _fsync_directory(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def validate_key_file(path: Path) -> None:
+    """Raise unless the key file exists with mode 0600 (a ceremony must not start from a key others could read)."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError as exc:
+        raise AuditLogKeyMissing(detail={"path": str(path)}) from exc
+    if mode != 0o600:
+        raise AuditLogKeyInsecure(detail={"path": str(path), "mode": f"{mode:04o}"})
+
+
+def install_new_key(path: Path, key: PrivateKey) -> Path:
+    """Put ``key`` at ``path`` atomically; the old file stays reachable under the returned name until committed.
+
+    The rename is atomic, so every reader sees either the old or the new key, never a torn
+    file. The caller removes the returned file once the hand-over record is committed
+    (``remove_retired_key``) or puts it back if it is not (``restore_retired_key``).
+    """
+    retired = path.with_name(f".{path.name}.retired.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary = _write_temporary_key(path, key)
+    try:
+        os.link(path, retired)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        retired.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+    return retired
+
+
+def restore_retired_key(path: Path, retired: Path) -> None:
+    os.replace(retired, path)
+    _fsync_directory(path.parent)
+
+
+def remove_retired_key(retired: Path) -> None:
+    """Delete the retired private key: it must not be able to sign again (its public half lives on in the chain)."""
+    retired.unlink(missing_ok=True)
+    _fsync_directory(retired.parent)
+
+
 @lru_cache(maxsize=4)
-def _load_key(path: Path) -> PrivateKey:
+def _load_key(path: Path, identity: tuple[int, ...] = ()) -> PrivateKey:
     return PrivateKey.from_pem(path.read_bytes())
 
 
 def get_signing_key(*, create: bool = True) -> PrivateKey:
-    """The server's audit-log key, generated on first use (its public half is anchored on the ledger)."""
+    """The server's audit-log key, generated on first use (its public half is anchored on the ledger).
+
+    Cached per file identity (inode, mtime, size), not per path: after a rotation every
+    process, not only the one that ran it, signs with the new key from its next append on.
+    """
     path = get_key_path()
     with _key_lock:
         if create and not path.exists():
             _write_new_key(path)
-    return _load_key(path)
+    info = path.stat()
+    return _load_key(path, (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size))
 
 
 def get_public_key_hex() -> str:
@@ -86,6 +179,24 @@ def get_public_key_hex() -> str:
 def compute_key_fingerprint(public_key: bytes) -> str:
     """SHA-256 of the uncompressed public key: what the ledger's ``officials-log-key`` anchor holds."""
     return hashlib.sha256(public_key).hexdigest()
+
+
+def build_handover_detail(old_public_key: bytes, new_public_key: bytes) -> dict[str, str]:
+    """The detail of a ``log_key_rotated`` record: the outgoing key names its successor."""
+    return {"old_public_key": old_public_key.hex(), "new_public_key": new_public_key.hex(),
+            "new_key_fingerprint": compute_key_fingerprint(new_public_key)}
+
+
+def read_handover(body: str) -> tuple[bytes, bytes] | None:
+    """(old, new) public keys named by a hand-over record's body; None if it is not a readable hand-over."""
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict) or data.get("action") != ROTATION_ACTION:
+            return None
+        detail = data.get("detail") or {}
+        return bytes.fromhex(str(detail["old_public_key"])), bytes.fromhex(str(detail["new_public_key"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 # --- bodies --------------------------------------------------------------------------------
@@ -160,6 +271,9 @@ class Verification:
     anchors_checked: int = 0
     anchors_note: str = ""
     hash_to_seq: dict[str, int] = field(default_factory=dict, repr=False)
+    # The keys in the order the chain used them, and the seq of each hand-over record (one fewer).
+    public_keys: list[bytes] = field(default_factory=list, repr=False)
+    handover_seqs: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -170,11 +284,16 @@ class Verification:
             self.problem, self.message, self.first_bad_seq = problem, message, seq
         return self
 
+    def note(self, text: str) -> None:
+        self.anchors_note = f"{self.anchors_note}; {text}" if self.anchors_note else text
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok, "records": self.records, "head_seq": self.head_seq, "head_hash": self.head_hash,
             "problem": self.problem, "message": self.message, "first_bad_seq": self.first_bad_seq,
             "anchors_checked": self.anchors_checked, "anchors_note": self.anchors_note,
+            "key_fingerprints": [compute_key_fingerprint(key) for key in self.public_keys],
+            "key_handover_seqs": self.handover_seqs,
         }
 
 
@@ -192,44 +311,84 @@ def _check_columns(record: LogRecord, body: dict[str, Any]) -> str:
     return ""
 
 
-def _check_record(record: LogRecord, expected_seq: int, prev_hash: str, public_key: bytes) -> tuple[str, str]:
-    """(problem, message) for one record in chain position ``expected_seq``; ('', '') when it is sound."""
+def _check_record(
+    record: LogRecord, expected_seq: int, prev_hash: str, public_key: bytes,
+) -> tuple[str, str, dict[str, Any]]:
+    """(problem, message, body) for one record in chain position ``expected_seq``; problem '' when it is sound."""
     if record.seq is None:
-        return "unsealed_record", f"row id {record.row_id} has no sequence number"
+        return "unsealed_record", f"row id {record.row_id} has no sequence number", {}
     if record.seq != expected_seq:
-        return "sequence_gap", f"expected record {expected_seq}, found {record.seq} (a record is missing or moved)"
+        return "sequence_gap", f"expected record {expected_seq}, found {record.seq} (a record is missing or moved)", {}
     data = record.body.encode()
     try:
         body = json.loads(data)
     except ValueError:
-        return "bad_body", f"record {record.seq}: the body is not JSON"
+        return "bad_body", f"record {record.seq}: the body is not JSON", {}
     if not isinstance(body, dict) or body.get("seq") != record.seq or body.get("prev") != record.prev_hash:
-        return "body_mismatch", f"record {record.seq}: the body names another position in the chain"
+        return "body_mismatch", f"record {record.seq}: the body names another position in the chain", {}
     if record.prev_hash != prev_hash:
-        return "chain_broken", f"record {record.seq} does not follow the previous record's hash"
+        return "chain_broken", f"record {record.seq} does not follow the previous record's hash", body
     if hashlib.sha256(data).hexdigest() != record.record_hash:
-        return "hash_mismatch", f"record {record.seq}: the body does not hash to the recorded hash"
+        return "hash_mismatch", f"record {record.seq}: the body does not hash to the recorded hash", body
     try:
         signature = bytes.fromhex(record.signature)
     except ValueError:
         signature = b""
     if not is_valid_signature(public_key, signature, data):
-        return "bad_signature", f"record {record.seq}: the signature does not verify with the audit-log key"
+        return "bad_signature", f"record {record.seq}: the signature does not verify with the audit-log key", body
     column = _check_columns(record, body)
     if column:
-        return "column_mismatch", f"record {record.seq}: the {column} column differs from the signed body"
-    return "", ""
+        return "column_mismatch", f"record {record.seq}: the {column} column differs from the signed body", body
+    return "", "", body
 
 
-def verify_chain(records: Iterable[LogRecord], public_key: bytes, *, head: tuple[int, str] | None = None) -> Verification:
-    """Check order, chain, hashes, signatures and columns of ``records`` (ascending seq) and the head row."""
-    result = Verification()
+def _check_handover(body: dict[str, Any], current: bytes, expected_next: bytes | None) -> tuple[bytes, str]:
+    """(the key handed over to, '') for a sound hand-over record signed by ``current``; (b'', why) otherwise."""
+    detail = body.get("detail")
+    if not isinstance(detail, dict):
+        return b"", "the hand-over record has no key detail"
+    try:
+        old, new = bytes.fromhex(str(detail["old_public_key"])), bytes.fromhex(str(detail["new_public_key"]))
+        load_public_key(new)
+    except (KeyError, ValueError, InvalidPublicKey):
+        return b"", "the hand-over record does not name a valid P-256 public key"
+    if old != current:
+        return b"", "the hand-over record names another outgoing key than the one that signed it"
+    if new == current or detail.get("new_key_fingerprint") != compute_key_fingerprint(new):
+        return b"", "the hand-over record's new key and fingerprint disagree (or the key does not change)"
+    if expected_next is None:
+        return b"", "the chain hands over to more keys than the key list names"
+    if new != expected_next:
+        return b"", "the chain hands over to another key than the next one in the key list"
+    return new, ""
+
+
+def verify_chain(records: Iterable[LogRecord], public_keys: bytes | Sequence[bytes], *,
+                 head: tuple[int, str] | None = None) -> Verification:
+    """Check order, chain, hashes, signatures, columns, key hand-overs and the head row of ``records`` (ascending seq).
+
+    ``public_keys`` lists every key in order (one ``bytes`` is a list of one): records are
+    checked against the first until a valid ``log_key_rotated`` record hands over to the
+    next, and the chain must end on the last.
+    """
+    keys = [public_keys] if isinstance(public_keys, bytes) else list(public_keys)
+    result = Verification(public_keys=keys[:1])
+    if not keys:
+        return result.fail("key_missing", "no audit-log public key to verify with", 0)
     prev_hash = GENESIS_PREV
     expected = 0
     for record in records:
-        problem, message = _check_record(record, expected, prev_hash, public_key)
+        current = result.public_keys[-1]
+        problem, message, body = _check_record(record, expected, prev_hash, current)
         if problem:
             return result.fail(problem, message, expected if record.seq is None else min(expected, record.seq))
+        if body.get("action") == ROTATION_ACTION:
+            position = len(result.public_keys)
+            new, why = _check_handover(body, current, keys[position] if position < len(keys) else None)
+            if why:
+                return result.fail("key_handover_invalid", f"record {expected}: {why}", expected)
+            result.public_keys.append(new)
+            result.handover_seqs.append(expected)
         result.hash_to_seq[record.record_hash] = expected
         prev_hash = record.record_hash
         expected += 1
@@ -238,6 +397,11 @@ def verify_chain(records: Iterable[LogRecord], public_key: bytes, *, head: tuple
         result.fail("head_mismatch", f"the head row says record {head[0]} is the latest, the table ends at "
                     f"{result.head_seq} (records were removed from the end, or added without the head)",
                     min(head[0], result.head_seq) + 1)
+    if len(result.public_keys) != len(keys):
+        result.fail("key_mismatch", f"the chain hands over to {len(result.public_keys) - 1} new key(s), the key "
+                    f"list names {len(keys) - 1}: a hand-over record is missing, or the current key (the key "
+                    "file, or the export's last key) is not the one the chain hands over to last",
+                    result.head_seq + 1)
     return result
 
 
@@ -258,13 +422,39 @@ def check_anchors(result: Verification, anchors: Iterable[tuple[int, str]]) -> V
     return result
 
 
+def check_key_anchors(result: Verification, key_anchors: Iterable[tuple[int, str]]) -> Verification:
+    """Ledger key anchor n must be the fingerprint of the chain's n-th key; keys not yet anchored are noted."""
+    fingerprints = [compute_key_fingerprint(key) for key in result.public_keys]
+    anchored = 0
+    for anchor_seq, digest in key_anchors:
+        if anchor_seq >= len(fingerprints) or fingerprints[anchor_seq] != digest:
+            position = min(anchor_seq, len(fingerprints) - 1)
+            seq = 0 if position <= 0 else result.handover_seqs[position - 1]
+            return result.fail("key_mismatch", f"ledger key anchor {anchor_seq} ({digest[:16]}…) is not the "
+                               f"fingerprint of the log's key number {anchor_seq + 1} in order", seq)
+        anchored = anchor_seq + 1
+    if 0 < anchored < len(fingerprints):
+        result.note(f"key hand-over at record {result.handover_seqs[anchored - 1]} not yet anchored on the ledger "
+                    f"({len(fingerprints) - anchored} key fingerprint(s) pending)")
+    return result
+
+
 # --- export --------------------------------------------------------------------------------
 
 
-def iter_export_lines(records: Iterable[LogRecord], public_key: bytes, head: tuple[int, str]) -> Iterator[str]:
-    """JSON Lines: a header with the public key and head, then one signed record per line."""
+def iter_export_lines(records: Iterable[LogRecord], public_keys: bytes | Sequence[bytes],
+                      head: tuple[int, str]) -> Iterator[str]:
+    """JSON Lines: a header with every public key in order and the head, then one signed record per line.
+
+    ``public_key`` (the current key) stays in the header so that readers of format 1 still
+    find a key; a verifier must follow ``public_keys`` through the hand-over records.
+    """
+    keys = [public_keys] if isinstance(public_keys, bytes) else list(public_keys)
+    current = keys[-1] if keys else b""
     header = {
-        "log": LOG_LABEL, "public_key": public_key.hex(), "key_fingerprint": compute_key_fingerprint(public_key),
+        "log": LOG_LABEL, "format": EXPORT_FORMAT, "public_keys": [key.hex() for key in keys],
+        "key_fingerprints": [compute_key_fingerprint(key) for key in keys],
+        "public_key": current.hex(), "key_fingerprint": compute_key_fingerprint(current),
         "signature_algorithm": SIGNATURE_ALGORITHM, "head_seq": head[0], "head_hash": head[1],
     }
     yield json.dumps(header, sort_keys=True, ensure_ascii=False) + "\n"
@@ -274,11 +464,16 @@ def iter_export_lines(records: Iterable[LogRecord], public_key: bytes, head: tup
         yield json.dumps(line, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def parse_export(lines: Iterable[str]) -> tuple[bytes, tuple[int, str], list[LogRecord]]:
-    """The public key, head and records of an export (raises ValueError on a malformed file)."""
+def parse_export(lines: Iterable[str]) -> tuple[list[bytes], tuple[int, str], list[LogRecord]]:
+    """The public keys (in order), head and records of an export of either format (ValueError if malformed)."""
     iterator = iter(lines)
     header = json.loads(next(iterator))
-    public_key = bytes.fromhex(str(header["public_key"]))
+    if "public_keys" in header:
+        if not isinstance(header["public_keys"], list):
+            raise ValueError("public_keys must be a list")
+        public_keys = [bytes.fromhex(str(key)) for key in header["public_keys"]]
+    else:  # format 1: one key, no rotation
+        public_keys = [bytes.fromhex(str(header["public_key"]))]
     head = (int(header["head_seq"]), str(header["head_hash"]))
     records = []
     for line in iterator:
@@ -287,4 +482,4 @@ def parse_export(lines: Iterable[str]) -> tuple[bytes, tuple[int, str], list[Log
         item = json.loads(line)
         records.append(LogRecord(item["seq"], str(item["prev_hash"]), str(item["body"]), str(item["record_hash"]),
                                  str(item["signature"])))
-    return public_key, head, records
+    return public_keys, head, records

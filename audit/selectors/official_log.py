@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 
 from voting import audit_log
-from voting.audit_log_anchor import get_head, iter_records, verify_official_log
+from voting.audit_log_anchor import get_chain_public_keys, get_head, get_key_history, iter_records, verify_official_log
 from voting.models import Election, OfficialAction
 
 from ..access import User, list_observable_elections
@@ -106,8 +106,30 @@ def get_public_key_info() -> dict[str, str]:
     return {"public_key": public_key.hex(), "fingerprint": audit_log.compute_key_fingerprint(public_key)}
 
 
-def iter_export() -> Iterator[str]:
-    """The JSON Lines export: header (public key, head), then every record in order."""
+@dataclass(frozen=True)
+class KeyEntry:
+    """One audit-log key in the order the chain used it; ``since_seq`` is the hand-over record naming it, if any."""
+
+    number: int
+    public_key: str
+    fingerprint: str
+    since_seq: int | None
+    is_current: bool
+
+
+def list_log_keys() -> list[KeyEntry]:
+    """Every key that signed the log, oldest first, as the hand-over records name them (empty before the first key)."""
     info = get_public_key_info()
-    public_key = bytes.fromhex(info["public_key"]) if info else b""
-    return audit_log.iter_export_lines(iter_records(), public_key, get_head())
+    if not info:
+        return []
+    history = get_key_history(bytes.fromhex(info["public_key"]))
+    return [KeyEntry(number, key.hex(), audit_log.compute_key_fingerprint(key), since_seq, number == len(history))
+            for number, (key, since_seq) in enumerate(history, start=1)]
+
+
+def iter_export() -> Iterator[str]:
+    """The JSON Lines export: header (every public key in order, head), then every record in order."""
+    info = get_public_key_info()
+    # Bodies are matched too (the export reads the whole table anyway), as verify_official_log does.
+    public_keys = get_chain_public_keys(bytes.fromhex(info["public_key"]), match_bodies=True) if info else [b""]
+    return audit_log.iter_export_lines(iter_records(), public_keys, get_head())

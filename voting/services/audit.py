@@ -6,16 +6,23 @@ never take the same sequence number or chain onto the same predecessor; the uniq
 column backs that up. The record is written inside the caller's transaction, so an action
 that rolls back leaves no record and no gap. Some actions (open, close, publish, every
 ``ANCHOR_EVERY`` records) then publish the head on the ledger once the transaction commits.
+
+Key rotation (``rotate_log_key``) appends its hand-over record under the same lock and puts
+the new key file in place before releasing it, so no append can sign with the old key after
+the hand-over record.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models, transaction
+
+from ledger.core.crypto import PrivateKey
 
 from .. import audit_log
 from ..models import Election, ElectionRole, OfficialAction, OfficialLogHead
@@ -52,7 +59,8 @@ def _lock_head() -> OfficialLogHead:
         return OfficialLogHead.objects.select_for_update().get(pk=1)
 
 
-def _chain_fields(head: OfficialLogHead, action: OfficialAction, username: str, role: str) -> dict[str, Any]:
+def _chain_fields(head: OfficialLogHead, action: OfficialAction, username: str, role: str,
+                  key: PrivateKey | None = None) -> dict[str, Any]:
     """Seal one record as the successor of ``head`` and move the head on (the caller saves both)."""
     election = action.election
     body = audit_log.build_body(
@@ -61,7 +69,7 @@ def _chain_fields(head: OfficialLogHead, action: OfficialAction, username: str, 
         election_id=None if election is None else election.pk,
         election_ledger_id=None if election is None else election.ledger_id, detail=action.detail,
     )
-    sealed = audit_log.seal(body, audit_log.get_signing_key())
+    sealed = audit_log.seal(body, key or audit_log.get_signing_key())
     head.seq, head.record_hash = sealed.seq, sealed.record_hash
     return {"seq": sealed.seq, "prev_hash": sealed.prev_hash, "body": sealed.body,
             "record_hash": sealed.record_hash, "signature": sealed.signature}
@@ -81,6 +89,8 @@ def record_action(
     actor: AbstractBaseUser, action: str, now: datetime, *, election: Election | None = None, **detail: Any
 ) -> OfficialAction:
     """Append one signed audit record; detail must hold public facts only (ids, counts, tx ids), never PII or keys."""
+    if action == audit_log.ROTATION_ACTION:  # a bug: only rotate_log_key may hand the log over to a new key
+        raise ValueError("record the key hand-over with rotate_log_key")
     role = get_actor_role(actor, election)
     with transaction.atomic():
         head = _lock_head()
@@ -95,6 +105,53 @@ def record_action(
         if action in ANCHOR_ACTIONS or record.seq % ANCHOR_EVERY == ANCHOR_EVERY - 1:
             transaction.on_commit(anchor_after_commit)
     return record
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    record: OfficialAction
+    old_fingerprint: str
+    new_fingerprint: str
+
+
+def rotate_log_key(actor: AbstractBaseUser, now: datetime, *, reason: str) -> KeyRotation:
+    """Hand the log over to a new key: a record signed by the old key names the new one, then the new key replaces it.
+
+    The head row stays locked from the hand-over record until the new key file is in place,
+    so every later append signs with the new key. The old private key is kept aside only
+    until the transaction commits (put back if it does not), then deleted: a retired key
+    must not be able to sign again. Call it outside any transaction (the command does), or
+    a later rollback of the caller would leave the new key with no hand-over record.
+    """
+    path = audit_log.get_key_path()
+    audit_log.validate_key_file(path)
+    role = get_actor_role(actor, None)
+    new_key = PrivateKey.generate()
+    retired = None
+    try:
+        with transaction.atomic():
+            head = _lock_head()
+            old_key = audit_log.get_signing_key(create=False)
+            if head.seq < 0:
+                _seal_legacy_rows(head)
+            detail = {**audit_log.build_handover_detail(old_key.public_key, new_key.public_key), "reason": reason}
+            record = OfficialAction(election=None, actor=actor, action=audit_log.ROTATION_ACTION,
+                                    detail=audit_log.normalise_detail(detail), created_at=now)
+            for name, value in _chain_fields(head, record, actor.get_username(), role, key=old_key).items():
+                setattr(record, name, value)
+            record.save()
+            head.save(update_fields=["seq", "record_hash"])
+            retired = audit_log.install_new_key(path, new_key)
+    except BaseException:
+        if retired is not None:
+            audit_log.restore_retired_key(path, retired)
+        raise
+    if retired is not None:
+        audit_log.remove_retired_key(retired)
+    old_fingerprint = audit_log.compute_key_fingerprint(old_key.public_key)
+    logger.info("officials' log key rotated at record %s: fingerprint %s -> %s", record.seq, old_fingerprint[:16],
+                detail["new_key_fingerprint"][:16])
+    return KeyRotation(record, old_fingerprint, detail["new_key_fingerprint"])
 
 
 def anchor_after_commit() -> None:

@@ -35,6 +35,7 @@ ACTION_LABELS: dict[str, Promise] = {
     "voter_checked_in": _("Voter checked in"),
     "staff_locked_out": _("Staff sign-in locked after failed attempts"),
     "staff_unlocked": _("Staff sign-in lock lifted"),
+    "log_key_rotated": _("Audit-log key replaced"),
 }
 
 DETAIL_LABELS: dict[str, Promise] = {
@@ -56,10 +57,15 @@ DETAIL_LABELS: dict[str, Promise] = {
     "mint_txs": _("Ledger transactions"),
     "failures": _("Failed sign-ins"),
     "lock_s": _("Locked for (seconds)"),
+    "new_key_fingerprint": _("New key fingerprint"),
+    "new_public_key": _("New public key"),
+    "old_public_key": _("Previous public key"),
+    "reason": _("Reason"),
 }
 
 # Values that are identifiers or digests: shown in monospace and never translated.
-CODE_KEYS = frozenset({"station", "code", "file_sha256", "ledger_tx", "mint_txs", "ledger_election"})
+CODE_KEYS = frozenset({"station", "code", "file_sha256", "ledger_tx", "mint_txs", "ledger_election",
+                       "new_key_fingerprint", "new_public_key", "old_public_key", "reason"})
 
 
 @dataclass(frozen=True)

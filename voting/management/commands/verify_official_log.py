@@ -2,7 +2,8 @@
 
 Exits 0 when everything holds, 1 on any mismatch (naming the first bad sequence number), 2 when
 the ledger could not be asked about anchors (unless --no-ledger). ``--file`` verifies a JSON
-Lines export (as observers download it) with the public key in its header, without a database.
+Lines export (as observers download it) without a database: format 2 lists every key in its
+header (``public_keys``, following each ``log_key_rotated`` hand-over), format 1 its one ``public_key``.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False))
         elif result.ok:
             self.stdout.write(f"officials' log OK: {result.records} records, head {result.head_seq} "
-                              f"{result.head_hash[:16]}, {result.anchors_checked} ledger anchors checked"
+                              f"{result.head_hash[:16]}, {len(result.public_keys)} key(s), "
+                              f"{result.anchors_checked} ledger anchors checked"
                               + (f" ({result.anchors_note})" if result.anchors_note else ""))
         else:
             self.stderr.write(f"officials' log MISMATCH at record {result.first_bad_seq}: "
@@ -50,9 +52,9 @@ class Command(BaseCommand):
     def _verify_file(path: Path) -> audit_log.Verification:
         try:
             with path.open(encoding="utf-8") as handle:
-                public_key, head, records = audit_log.parse_export(handle)
-        except (OSError, ValueError, KeyError, StopIteration) as exc:
+                public_keys, head, records = audit_log.parse_export(handle)
+        except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
             raise CommandError(f"cannot read the export {path}: {exc}") from exc
-        result = audit_log.verify_chain(records, public_key, head=head)
+        result = audit_log.verify_chain(records, public_keys, head=head)
         result.anchors_note = "export file: ledger anchors not consulted"
         return result
