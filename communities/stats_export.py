@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from .stats import PollStats
@@ -63,19 +64,86 @@ def build_snapshot(stats: PollStats, visible: bool) -> dict[str, Any]:
             "series": {stats.root: root_series.points(SERIES_POINTS) if root_series else []}}
 
 
-def build_update(stats: PollStats, units: set[str], visible: bool) -> dict[str, Any]:
-    """What changed since the last push: figures (and results, if visible) of the changed units only.
+def get_view_units(stats: PollStats, unit: str) -> list[str]:
+    """What a dashboard showing ``unit`` displays and keeps current: the unit and its direct children.
+
+    The breadcrumb's ancestors are left out on purpose: every cast changes the root, so a
+    view that followed its ancestors would get a frame after every block, whatever it shows.
+    """
+    return [unit, *stats.children.get(unit, ())]
+
+
+def get_breadcrumb(stats: PollStats, unit: str) -> list[str]:
+    """The unit's ancestors, root first (not including the unit)."""
+    chain: list[str] = []
+    parent = stats.parent[unit]
+    while parent is not None:
+        chain.append(parent)
+        parent = stats.parent[parent]
+    return chain[::-1]
+
+
+def build_view(stats: PollStats, unit: str, visible: bool) -> dict[str, Any]:
+    """The answer to a socket's ``view`` message: fresh figures of the unit, its breadcrumb and its children.
+
+    The unit's turnout line comes along (sampled like the snapshot's root line), so drilling
+    down needs no second request.
+    """
+    path = get_breadcrumb(stats, unit)
+    shown = [*path, *get_view_units(stats, unit)]
+    series = stats.series.get(unit)
+    message: dict[str, Any] = {
+        "type": "view", "unit": unit, "path": path, "poll": stats.poll_id, "status": stats.status,
+        "height": stats.height, "time": stats.time, "results_visible": visible,
+        "units": {uid: unit_figures(stats, uid) for uid in shown},
+        "series": {unit: series.points(SERIES_POINTS) if series else []},
+    }
+    if visible:
+        message["results"] = {uid: unit_result(stats, uid) for uid in shown}
+    return message
+
+
+@dataclass(frozen=True)
+class UpdateParts:
+    """One update, serialised once per unit so that each view's frame is a join of ready strings.
+
+    ``head`` opens the frame (``{"type":"update","height":...,``); ``figures`` and ``results``
+    hold ``"<unit>":<json>`` per changed unit (``results`` empty while results are hidden).
+    ``tree_size`` lets a consumer see that the tree grew (``add_units``) and resend a snapshot.
+    """
+
+    number: int
+    height: int
+    head: str
+    figures: dict[str, str]
+    results: dict[str, str]
+    visible: bool
+    tree_size: int
+
+
+def build_update_parts(stats: PollStats, units: set[str], visible: bool, number: int) -> UpdateParts:
+    """The changed units' figures (and results, if visible) as per-unit JSON fragments, built once per update.
 
     Every changed unit's figures go with the block time, so a page can add the point to the
     turnout line it shows without asking for the series again.
     """
     ordered = [uid for uid in stats.order if uid in units]
-    message: dict[str, Any] = {"type": "update", **describe_poll(stats, visible),
-                               "units": {uid: unit_figures(stats, uid) for uid in ordered}}
-    del message["options"]  # fixed at creation; the page has them from the snapshot
-    if visible:
-        message["results"] = {uid: unit_result(stats, uid) for uid in ordered}
-    return message
+    head = dumps({"type": "update", "height": stats.height, "time": stats.time, "status": stats.status,
+                  "results_visible": visible})[:-1] + ","
+    figures = {uid: dumps(uid) + ":" + dumps(unit_figures(stats, uid)) for uid in ordered}
+    results = {uid: dumps(uid) + ":" + dumps(unit_result(stats, uid)) for uid in ordered} if visible else {}
+    return UpdateParts(number, stats.height, head, figures, results, visible, len(stats.parent))
+
+
+def compose_update(parts: UpdateParts, view: str, view_units: list[str]) -> str | None:
+    """The update frame of one view: exactly the changed units it shows, or None when it shows none of them."""
+    chosen = [uid for uid in view_units if uid in parts.figures]
+    if not chosen:
+        return None
+    text = parts.head + '"view":' + dumps(view) + ',"units":{' + ",".join(parts.figures[uid] for uid in chosen) + "}"
+    if parts.visible:
+        text += ',"results":{' + ",".join(parts.results[uid] for uid in chosen) + "}"
+    return text + "}"
 
 
 def build_export(stats: PollStats, visible: bool, unit: str | None = None) -> dict[str, Any]:

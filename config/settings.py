@@ -369,5 +369,5 @@ MOBILE: dict[str, Any] = {
 
 COMMUNITY_STATS: dict[str, Any] = {
     # How often each web process asks a node for new blocks while a statistics dashboard is open.
-    "REFRESH_SECONDS": float(ENV.get("COMMUNITY_STATS_REFRESH_SECONDS", "0.5")),
+    "REFRESH_SECONDS": float(ENV.get("COMMUNITY_STATS_REFRESH_SECONDS", "0.2")),  # an empty poll costs ~1 ms
 }

@@ -1,11 +1,14 @@
-// A poll's live statistics: the snapshot from the socket builds the unit tree, each update
-// replaces the changed units' figures (and results when visible) and extends the turnout line.
+// A poll's live statistics: the snapshot from the socket builds the unit tree; the page tells the
+// server which unit it shows ({"type":"view"}) on drill-down/up and after every snapshot, and the
+// server then pushes only that unit's and its children's changes (docs/community-statistics.md).
+// A view frame brings fresh figures and the unit's turnout line; an update replaces the changed
+// units' figures (and results when visible) and extends the line.
 // Charts are plain SVG; every text is set with textContent (names come from the ledger).
 const root = document.getElementById("poll-stats");
 const SVG = "http://www.w3.org/2000/svg";
 const labels = {};
 document.querySelectorAll("#stats-labels dt").forEach((dt) => { labels[dt.textContent] = dt.nextElementSibling.textContent; });
-const state = { poll: null, units: new Map(), children: new Map(), selected: null, series: [] };
+const state = { poll: null, units: new Map(), children: new Map(), selected: null, series: [], socket: null };
 
 const number = (value) => new Intl.NumberFormat(document.documentElement.lang || undefined).format(value);
 const percent = (part, whole) => (whole ? (100 * part / whole).toFixed(1) + "%" : "–");
@@ -30,17 +33,16 @@ function applySnapshot(message) {
   });
   const top = message.units.length ? message.units[0].id : null;
   if (!state.units.has(state.selected)) { state.selected = top; }
-  state.series = state.selected === top ? (message.series[top] || []) : state.series;
-  if (state.selected !== top) { loadSeries(state.selected); }
+  root.dataset.view = top || "";  // the server's view of a new socket is the root
+  if (state.selected === top) { state.series = message.series[top] || []; } else { sendView(); }  // a reconnect
 }
 
-function applyUpdate(message) {
+function applyFigures(message) {
   Object.assign(state.poll, { status: message.status, height: message.height, time: message.time,
     results_visible: message.results_visible });
   Object.entries(message.units).forEach(([id, figures]) => {
     const unit = state.units.get(id);
     if (!unit) { return; }
-    if (id === state.selected && figures[2] !== unit.figures[2]) { state.series.push([message.time, figures[2], figures[3]]); }
     unit.figures = figures;
     if (!message.results_visible) { unit.result = null; }
   });
@@ -50,17 +52,34 @@ function applyUpdate(message) {
   });
 }
 
-async function loadSeries(id) {
-  const response = await fetch(root.dataset.unitUrl + "?unit=" + encodeURIComponent(id), { credentials: "same-origin" });
-  if (!response.ok) { return; }
-  const data = await response.json();
-  if (state.selected === id) { state.series = data.units[0].series; render(); }
+function applyView(message) {
+  applyFigures(message);
+  root.dataset.view = message.unit;
+  if (message.unit === state.selected) { state.series = message.series[message.unit] || []; }
+}
+
+function applyError(message) {
+  // The page only asks for units of the snapshot, so an unknown one means the tree changed: back to the top.
+  if (message.code === "view_unknown_unit" && state.poll) { select(state.poll.units[0].id); }
+}
+
+function sendView() {
+  if (state.socket && state.socket.readyState === WebSocket.OPEN && state.selected !== null) {
+    state.socket.send(JSON.stringify({ type: "view", unit: state.selected }));
+  }
+}
+
+function applyUpdate(message) {
+  const selected = state.units.get(state.selected);
+  const figures = message.units[state.selected];
+  if (selected && figures && figures[2] !== selected.figures[2]) { state.series.push([message.time, figures[2], figures[3]]); }
+  applyFigures(message);
 }
 
 function select(id) {
   state.selected = id;
   state.series = [];
-  loadSeries(id);
+  sendView();  // the view frame brings fresh figures and this unit's turnout line
   render();
 }
 
@@ -180,14 +199,26 @@ function connect(delay) {
   const live = document.getElementById("stats-live");
   const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
   const socket = new WebSocket(scheme + window.location.host + root.dataset.socket);
+  state.socket = socket;
   socket.addEventListener("open", () => { root.dataset.connected = "1"; live.textContent = live.dataset.live; delay = 1000; });
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
-    if (message.type === "snapshot") { applySnapshot(message); } else if (message.type === "update" && state.poll) { applyUpdate(message); }
+    if (message.type === "snapshot") {
+      applySnapshot(message);
+    } else if (!state.poll) {
+      return;
+    } else if (message.type === "view") {
+      applyView(message);
+    } else if (message.type === "update") {
+      applyUpdate(message);
+    } else if (message.type === "error") {
+      applyError(message);
+    }
     render();
   });
   socket.addEventListener("close", (event) => {
     root.dataset.connected = "0";
+    state.socket = null;
     live.textContent = event.code === 4404 ? labels.unavailable : live.dataset.offline;
     if (event.code === 4401 || event.code === 4403) { return; }
     setTimeout(() => connect(Math.min(delay * 2, 30000)), delay);

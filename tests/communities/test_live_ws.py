@@ -85,9 +85,10 @@ async def watch_a_cast(world: StatsWorld, member: Member, gateway: LedgerGateway
     assert outcome[0].committed
     update = await connection.receive_json()
     assert update["type"] == "update" and update["height"] > first["height"]
-    # Only the changed units travel: the leaf and its ancestors, not the sibling subtree.
-    assert set(update["units"]) == {jangan, suwon, root}
-    assert update["units"][root] == [4, 4, 1, 1] and update["units"][jangan] == [2, 2, 1, 1]
+    # Only the changed units the root's view shows travel: the root and its changed child, not the leaf below
+    # that child nor the unchanged sibling.
+    assert set(update["units"]) == {suwon, root} and update["view"] == root
+    assert update["units"][root] == [4, 4, 1, 1] and update["units"][suwon] == [2, 2, 1, 1]
     assert update["results"][root]["totals"] == {"park": 0, "library": 1}
     assert update["results"][root]["winners"] == ["library"]
     await connection.disconnect()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from communities.follower import RECENT_UPDATES, LedgerFollower, get_poll_group
+from communities.follower import RECENT_UPDATES, LedgerFollower
 
 from .stats_polls import CLOSE_AT, OPEN_AT, PollCase, split_into_blocks
 
@@ -72,9 +72,3 @@ def test_a_socket_that_fell_behind_the_kept_updates_is_told_to_take_a_snapshot()
     last, pending = follower.updates_after("p1", RECENT_UPDATES - 1)  # type: ignore[misc]
     assert last == RECENT_UPDATES + 1 and len(pending) == 2
     assert follower.updates_after("p1", last) == (last, [])
-
-
-def test_group_names_are_valid_for_any_ledger_id() -> None:
-    name = get_poll_group("a:b.c-" + "x" * 58)
-    assert len(name) < 100 and all(ch.isalnum() or ch in "-_." for ch in name)
-    assert get_poll_group("a:b") != get_poll_group("a_b")

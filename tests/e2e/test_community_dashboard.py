@@ -1,5 +1,8 @@
 """A member watches a poll's statistics dashboard in a real browser; a cast committed by a REAL node shows live.
 
+Then the member drills into a city: the socket's view follows (only that city and its districts
+are pushed), and a second cast below the city still shows live.
+
 The poll is on a one-node ledger; the page is served by the ASGI app under uvicorn (HTTP and
 websocket); the member signs in the way the communities pages do (a session bound to the
 member). The cast goes straight to the node, as a member's browser would send it, so the only
@@ -41,7 +44,7 @@ def test_the_dashboard_number_changes_live_after_a_committed_cast(
     settings.COMMUNITY_STATS = {"REFRESH_SECONDS": 0.3}
     get_ledger_settings.cache_clear()
     try:
-        world = make_stats_world(gateway, live_results=True)
+        world = make_stats_world(gateway, live_results=True, per_unit=4)  # two casts per locale
         member = Member.objects.create(display_name="watcher")
         Membership.objects.create(member=member, community=world.nodes["suwon"], joined_via="invite")
         for locale, turnout_label in (("en-US", "Turnout"), ("ko-KR", "투표율")):
@@ -77,7 +80,16 @@ def watch(browser: Any, base: str, member: Member, world: Any, gateway: LedgerGa
     page.locator(f"#unit-rows tr[data-unit='{world.nodes['suwon'].unit_id}'] button").click()
     expect(page.locator("#unit-name")).to_have_text(world.nodes["suwon"].name)
     expect(ballots).to_have_text(str(before + 1))  # the cast was in jangan, below suwon: rolled up
-    expect(page.locator("#turnout-chart polyline")).to_have_count(1)  # suwon's line, read from stats.json?unit=
+    expect(page.locator("#turnout-chart polyline")).to_have_count(1)  # suwon's line, from the view frame
+    expect(page.locator("#poll-stats")).to_have_attribute("data-view", world.nodes["suwon"].unit_id)
+
+    # Drilled into suwon, the socket's view is suwon: a cast in jangan (suwon's child) must still show live.
+    second = world.voters[jangan][2 if locale == "en-US" else 3]
+    assert gateway.transport.commit([world.cast(gateway, second, "library")], 20)[0].committed
+    expect(ballots).to_have_text(str(before + 2))
+    jangan_row = page.locator(f"#unit-rows tr[data-unit='{jangan}'] td").nth(2)  # the ballots column
+    expect(jangan_row).to_have_text(str(before + 2))
+    expect(page.locator("#results-chart text.bar-value[data-option='library']")).to_have_text(str(before + 2))
     if locale == "en-US":
         page.screenshot(path=str(artifacts / "community-dashboard.png"), full_page=True)
     assert not errors, errors
