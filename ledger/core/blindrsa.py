@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import secrets
+import threading
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -159,14 +160,69 @@ def _pss(variant: Variant) -> padding.PSS:
     return padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=variant.salt_size)
 
 
+VERIFIED_MEMO_SIZE = 131_072  # > the default mempool (50,000): a mempool rebuild hits it for every credential
+
+
+class _VerifiedMemo:
+    """Digests of (key, variant, message, signature) that verified: a bounded FIFO set, thread-safe.
+
+    Why: a node re-executes its pending transactions on the new state after some commits
+    (``ledger.node.mempool``), and executes each transaction again when it validates and
+    commits the block holding it; a credential mint was RSA-verified every time. Under the
+    load campaign's backlog (30,000+ pending) that was a quarter of the state thread's time,
+    so commits slowed as the backlog grew. Verification is a pure function of its inputs, so
+    remembering the inputs that passed changes no outcome: a different key, message,
+    signature or variant is a different digest, and a failure is never remembered.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._seen: dict[bytes, None] = {}
+        self._lock = threading.Lock()
+
+    def __contains__(self, digest: bytes) -> bool:
+        return digest in self._seen
+
+    def add(self, digest: bytes) -> None:
+        with self._lock:
+            self._seen[digest] = None
+            while len(self._seen) > self.size:
+                del self._seen[next(iter(self._seen))]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+verified_memo = _VerifiedMemo(VERIFIED_MEMO_SIZE)
+
+
+def _verify_digest(public_key: rsa.RSAPublicKey, input_msg: bytes, signature: bytes, variant: Variant) -> bytes:
+    numbers = public_key.public_numbers()
+    h = hashlib.sha256()
+    for part in (numbers.n.to_bytes(_modulus_size(public_key), "big"), numbers.e.to_bytes(4, "big"),
+                 variant.name.encode(), variant.salt_size.to_bytes(2, "big"), len(input_msg).to_bytes(4, "big"), input_msg, signature):
+        h.update(part)
+    return h.digest()
+
+
 def verify(public_key: rsa.RSAPublicKey, input_msg: bytes, signature: bytes, variant: Variant) -> None:
-    """RSASSA-PSS-VERIFY of the finished signature over ``input_msg``; raises CredentialInvalid."""
+    """RSASSA-PSS-VERIFY of the finished signature over ``input_msg``; raises CredentialInvalid.
+
+    Inputs that verified before are not verified again (``verified_memo``)."""
     if type(signature) is not bytes or len(signature) != _modulus_size(public_key):
         raise CredentialInvalid("the signature has the wrong length")
+    digest = _verify_digest(public_key, input_msg, signature, variant)
+    if digest in verified_memo:
+        return
     try:
         public_key.verify(signature, input_msg, _pss(variant), hashes.SHA384())
     except InvalidSignature as exc:
         raise CredentialInvalid("the blind signature does not verify") from exc
+    verified_memo.add(digest)
 
 
 def finalize(

@@ -258,3 +258,72 @@ def test_errors_are_typed_ledger_errors_with_stable_codes() -> None:
     codes = {cls.code for cls in (BlindingFailed, BlindSigningFailed, CredentialInvalid, CredentialKeyInvalid)}
     assert codes == {"blinding_failed", "blind_signing_failed", "credential_invalid", "credential_key_invalid"}
     assert all(issubclass(cls, LedgerError) for cls in (BlindingFailed, BlindSigningFailed, CredentialInvalid))
+
+
+# --- the memo of verified inputs (blindrsa.verified_memo) -----------------------------------------
+
+
+def test_a_verified_credential_is_not_verified_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    private_key = key()
+    variant = blindrsa.PSS_RANDOMIZED
+    input_msg, signature = issue(private_key, b"memo", variant)
+    blindrsa.verified_memo.clear()
+    real_pss, calls = blindrsa._pss, []
+    monkeypatch.setattr(blindrsa, "_pss", lambda v: calls.append(v) or real_pss(v))
+    for _ in range(3):
+        blindrsa.verify(private_key.public_key(), input_msg, signature, variant)
+    assert len(calls) == 1  # one RSA verification, then the memo
+
+
+def test_the_memo_never_turns_a_failure_into_a_success() -> None:
+    """Only inputs that verified are remembered, and every input is part of the digest."""
+    private_key, other = key(), key(2048, "b")
+    variant = blindrsa.PSS_RANDOMIZED
+    input_msg, signature = issue(private_key, b"memo-2", variant)
+    blindrsa.verified_memo.clear()
+    blindrsa.verify(private_key.public_key(), input_msg, signature, variant)  # remembered
+    size = len(blindrsa.verified_memo)
+    tampered = bytes([signature[0] ^ 1]) + signature[1:]
+    wrong = [
+        (private_key.public_key(), input_msg, tampered, variant),
+        (private_key.public_key(), input_msg[:-1] + bytes([input_msg[-1] ^ 1]), signature, variant),
+        (other.public_key(), input_msg, signature, variant),
+        (private_key.public_key(), input_msg, signature, blindrsa.PSSZERO_RANDOMIZED),
+    ]
+    for case in wrong * 2:  # twice: a failure is not remembered either
+        with pytest.raises(CredentialInvalid):
+            blindrsa.verify(*case)
+    assert len(blindrsa.verified_memo) == size
+
+
+@PROPERTIES
+@given(flip=st.integers(min_value=0, max_value=8 * 48), warm=st.booleans())
+def test_with_or_without_the_memo_the_outcome_is_the_same(flip: int, warm: bool) -> None:
+    private_key = key()
+    variant = blindrsa.PSS_RANDOMIZED
+    input_msg, signature = issue(private_key, b"memo-3", variant)
+    target = bytearray(input_msg + signature)
+    if flip < 8 * 48:  # one bit of the message (38 bytes) or of the signature's first bytes; 384: untouched
+        target[flip // 8] ^= 1 << (flip % 8)
+    msg, sig = bytes(target[:len(input_msg)]), bytes(target[len(input_msg):])
+
+    def outcome() -> bool:
+        try:
+            blindrsa.verify(private_key.public_key(), msg, sig, variant)
+        except CredentialInvalid:
+            return False
+        return True
+
+    blindrsa.verified_memo.clear()
+    if warm:
+        blindrsa.verify(private_key.public_key(), input_msg, signature, variant)
+    cold = outcome()
+    assert outcome() == cold  # second time: from the memo if it passed
+    assert cold == (msg == input_msg and sig == signature)
+
+
+def test_the_memo_is_bounded_and_forgets_the_oldest() -> None:
+    memo = blindrsa._VerifiedMemo(3)
+    for n in range(5):
+        memo.add(bytes([n]) * 32)
+    assert len(memo) == 3 and bytes([0]) * 32 not in memo and bytes([4]) * 32 in memo
