@@ -13,7 +13,7 @@ its state thread only.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -69,6 +69,7 @@ class Mempool:
         self._overlay_height = ledger.height
         self.pending_bytes = 0
         self._commits_since_rebuild = 0
+        self._signers: Counter[bytes] = Counter()  # signer keys of the pending transactions
         self.newly_rejected: list[bytes] = []  # drained by the runtime to wake waiters
 
     def __len__(self) -> int:
@@ -118,7 +119,18 @@ class Mempool:
         self._rejected.pop(tx_id, None)
         self._pending[tx_id] = (tx, size if size is not None else len(tx.to_bytes()))
         self.pending_bytes += self._pending[tx_id][1]
+        self._signers[tx.signer] += 1
         return Admission(tx.id_hex, PENDING, new=True)
+
+    def _pop(self, tx_id: bytes) -> tuple[Transaction, int] | None:
+        entry = self._pending.pop(tx_id, None)
+        if entry is not None:
+            self.pending_bytes -= entry[1]
+            signer = entry[0].signer
+            self._signers[signer] -= 1
+            if not self._signers[signer]:
+                del self._signers[signer]
+        return entry
 
     def _remember_rejection(self, tx_id: bytes, exc: LedgerError) -> None:
         self._rejected[tx_id] = Rejection(exc.code, exc.message)
@@ -155,9 +167,7 @@ class Mempool:
 
     def reject(self, tx: Transaction, exc: LedgerError) -> None:
         """A block builder refused ``tx``: drop it and remember why."""
-        entry = self._pending.pop(tx.id, None)
-        if entry is not None:
-            self.pending_bytes -= entry[1]
+        if self._pop(tx.id) is not None:
             self._overlay_height = -1  # its writes are in the overlay: rebuild
         self._remember_rejection(tx.id, exc)
 
@@ -165,30 +175,40 @@ class Mempool:
         """Remove the block's transactions; re-check the rest only when the block may conflict with them.
 
         Re-executing every pending transaction after every block cost a fifth of a node's
-        CPU under load (docs/performance.md). It is needed only when the block holds
-        transactions this mempool did not have: those may spend the same tokens as pending
-        ones, which must then be dropped. When every transaction of the block was pending
-        here, the overlay already contains the block's writes (it was built by executing all
-        pending transactions), so it stays valid on top of the new state: every key reads
-        the latest write, from the overlay or, for untouched keys, from the state. Values that
-        depend on the execution height (``tx/<id>``, ``opened_at``) may be stale in the
-        overlay, which is harmless: the overlay only screens admissions, and every block
-        is executed afresh against the committed state when it is built or validated.
-        A full rebuild still runs every ``REBUILD_EVERY`` commits, bounding the overlay's size.
+        CPU under load, and under a backlog most of its state thread (docs/campaign.md: the
+        more votes waited, the slower each commit). It is needed only when the block may
+        have beaten a pending transaction: a block transaction this mempool did not have,
+        signed by a key that also signs a pending one (the other spend of the same token
+        won), or by an election authority (it may close an election or change what pending
+        transactions rely on). Otherwise the overlay stays valid on top of the new state:
+
+        - the block's transactions that were pending here are in the overlay already (it
+          was built by executing all pending transactions), so every key reads its latest
+          write, from the overlay or, for untouched keys, from the state;
+        - a block transaction from another signer wrote that signer's own keys (its token,
+          its credential), which no pending transaction wrote, so they read through to the
+          new state; the keys it shares with pending ones are running counts (tallies,
+          station totals) whose overlay copies are then short by its increments until the
+          next rebuild. Short counts only let admission pass something the block builder
+          will refuse (it runs every block afresh on the committed state); they never
+          refuse a valid transaction, since the contracts cap counts from above only.
+
+        Values that depend on the execution height (``tx/<id>``, ``opened_at``) may be stale
+        in the overlay too, which is harmless for the same reason. A full rebuild still runs
+        every ``REBUILD_EVERY`` commits, bounding the overlay's size and staleness.
         """
-        all_known = True
+        foreign: list[Transaction] = []
         for tx in block.txs:
-            entry = self._pending.pop(tx.id, None)
-            if entry is None:
-                all_known = False
-            else:
-                self.pending_bytes -= entry[1]
+            if self._pop(tx.id) is None:
+                foreign.append(tx)
         self._commits_since_rebuild += 1
+        independent = all(not self.ledger.genesis.is_authority(tx.signer) and tx.signer not in self._signers
+                          for tx in foreign)
         if not self._pending:
             self._overlay = Overlay(self.ledger.state)
             self._overlay_height = self.ledger.height
             self._commits_since_rebuild = 0
-        elif (all_known and self._overlay_height != -1 and self._commits_since_rebuild < REBUILD_EVERY
+        elif (independent and self._overlay_height != -1 and self._commits_since_rebuild < REBUILD_EVERY
               and self._overlay.parent is self.ledger.state):
             self._overlay_height = self.ledger.height
         else:
@@ -207,8 +227,7 @@ class Mempool:
             except LedgerError as exc:
                 dropped.append((tx_id, exc))
         for tx_id, error in dropped:
-            _, size = self._pending.pop(tx_id)
-            self.pending_bytes -= size
+            self._pop(tx_id)
             self._remember_rejection(tx_id, error)
         self._overlay = overlay
         self._overlay_height = self.ledger.height

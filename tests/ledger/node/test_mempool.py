@@ -133,6 +133,57 @@ def test_commit_removes_included_and_drops_the_losing_spend(network: SimNetwork,
     assert mempool.drain_newly_rejected() == [loser.id]
 
 
+def _count_rechecks(mempool: Mempool, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record how many transactions each full re-check re-executes."""
+    calls: list[int] = []
+    real = Mempool._refresh_overlay
+
+    def counting(self: Mempool, now: int) -> None:
+        if not (self._overlay_height == self.ledger.height and self._overlay.parent is self.ledger.state):
+            calls.append(len(self))
+        real(self, now)
+
+    monkeypatch.setattr(Mempool, "_refresh_overlay", counting)
+    return calls
+
+
+def test_a_block_from_unrelated_signers_keeps_the_overlay(network: SimNetwork, voters: list,  # type: ignore[type-arg]
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another node's votes by other voters cannot beat a pending one: no re-check, and screening stays right."""
+    chain = network.genesis.chain
+    setup = election_setup(network.authority, chain, voters)
+    here, _ = build_chain(network, [setup])
+    mempool = Mempool(here, max_txs=10)
+    mine = vote(voters[1], chain, "carol")
+    assert mempool.admit(mine, now=NOW).status == PENDING
+    rechecks = _count_rechecks(mempool, monkeypatch)
+    theirs = vote(voters[0], chain, "alice")
+    _, blocks = build_chain(network, [setup, [theirs]])
+    here.apply_block(blocks[1][0])
+    mempool.on_commit(blocks[1][0], now=NOW)
+    assert rechecks == [] and len(mempool) == 1
+    # The foreign voter's token reads through to the new state: a second spend is refused.
+    again = mempool.admit(vote(voters[0], chain, "bob", nonce=1), now=NOW)
+    assert again.status == REJECTED and again.error is not None and again.error.code == "token_already_spent"
+    assert mempool.admit(vote(voters[2], chain, "alice"), now=NOW).status == PENDING
+
+
+def test_a_block_from_an_authority_or_a_pending_signer_forces_the_recheck(
+        network: SimNetwork, voters: list, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[type-arg]
+    chain = network.genesis.chain
+    setup = election_setup(network.authority, chain, voters)
+    here, _ = build_chain(network, [setup])
+    mempool = Mempool(here, max_txs=10)
+    assert mempool.admit(vote(voters[1], chain, "carol"), now=NOW).status == PENDING
+    rechecks = _count_rechecks(mempool, monkeypatch)
+    close = make_tx(network.authority, chain=chain, contract="vote", type="close", payload={"election": "e1"})
+    _, blocks = build_chain(network, [setup, [close]])
+    here.apply_block(blocks[1][0])
+    mempool.on_commit(blocks[1][0], now=NOW)
+    assert rechecks == [1]  # the authority's block: everything re-checked, the vote dropped (election closed)
+    assert len(mempool) == 0 and mempool.rejection(vote(voters[1], chain, "carol").id) is not None
+
+
 def test_verified_ids_require_the_same_signature(mempool: Mempool, network: SimNetwork, voters: list) -> None:  # type: ignore[type-arg]
     chain = network.genesis.chain
     tx = vote(voters[0], chain, "alice")
