@@ -13,6 +13,8 @@ poll; anonymous polls blind/unblind with ledger.core.blindrsa like static/ledger
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +30,8 @@ from ledger.core import blindrsa
 from ledger.core.contracts.poll import CREDENTIAL_VARIANT, credential_message
 from ledger.core.crypto import PrivateKey
 from ledger.core.tx import make_tx
-from voting.ledger_gateway import get_gateway
+from tests.voting.inprocess_ledger import InProcessTransport
+from voting.ledger_gateway import LedgerGateway, get_gateway, set_gateway
 
 MOBILE_TEST_SETTINGS = {
     "SMS_BACKEND": "mobile_api.sms.backends.locmem.SmsBackend",
@@ -56,6 +59,19 @@ class World:
             Membership.objects.create(member=member, community=node, joined_via=Membership.JoinedVia.INVITE)
         self.members[name] = member
         return member
+
+
+@contextmanager
+def in_process_ledger(settings: Any, tmp_path: Path) -> Iterator[InProcessTransport]:
+    """The poll services' ledger for one test: an in-process chain behind the gateway, and mobile settings for credentials."""
+    settings.MOBILE = mobile_settings(tmp_path)
+    key = PrivateKey.generate()
+    transport = InProcessTransport(key)
+    set_gateway(LedgerGateway(transport, key, timeout_s=5))
+    try:
+        yield transport
+    finally:
+        set_gateway(None)
 
 
 def build_world(*, weighted: bool = False) -> World:

@@ -21,19 +21,22 @@ from communities.poll_errors import (
 )
 from communities.services import polls as poll_services
 from communities.services import weights
-from communities.services.poll_voting import cast_registered, issue_poll_credential, relay_anonymous
+from communities.services.poll_voting import (
+    cast_registered,
+    issue_poll_credential,
+    relay_anonymous,
+)
 from ledger.core.crypto import PrivateKey
-from voting.ledger_gateway import LedgerGateway, get_gateway, set_gateway
-
 from tests.voting.inprocess_ledger import InProcessTransport
+from voting.ledger_gateway import get_gateway
 
 from .poll_support import (
     build_world,
     cast_tx,
     enrol_tx,
     finish_credential,
+    in_process_ledger,
     keys_of,
-    mobile_settings,
     open_poll,
     prepare_anonymous,
 )
@@ -46,12 +49,8 @@ def now() -> datetime:
 
 @pytest.fixture
 def transport(settings: Any, tmp_path: Path) -> Iterator[InProcessTransport]:
-    settings.MOBILE = mobile_settings(tmp_path)
-    key = PrivateKey.generate()
-    transport = InProcessTransport(key)
-    set_gateway(LedgerGateway(transport, key, timeout_s=5))
-    yield transport
-    set_gateway(None)
+    with in_process_ledger(settings, tmp_path) as transport:
+        yield transport
 
 
 # --- anonymous polls ---------------------------------------------------------------------------

@@ -17,9 +17,6 @@ from django.utils import timezone
 from communities.models import Member, Poll, PollRegistration
 from communities.services import polls as poll_services
 from ledger.core.crypto import PrivateKey
-from voting.ledger_gateway import LedgerGateway, set_gateway
-
-from tests.voting.inprocess_ledger import InProcessTransport
 
 from .poll_support import (
     World,
@@ -28,8 +25,8 @@ from .poll_support import (
     draft,
     enrol_tx,
     finish_credential,
+    in_process_ledger,
     keys_of,
-    mobile_settings,
     open_poll,
     prepare_anonymous,
 )
@@ -44,11 +41,8 @@ def now() -> datetime:
 
 @pytest.fixture
 def world(db: Any, settings: Any, tmp_path: Path) -> Iterator[World]:
-    settings.MOBILE = mobile_settings(tmp_path)
-    key = PrivateKey.generate()
-    set_gateway(LedgerGateway(InProcessTransport(key), key, timeout_s=5))
-    yield build_world()
-    set_gateway(None)
+    with in_process_ledger(settings, tmp_path):
+        yield build_world()
 
 
 def signed_in(member: Member) -> Client:

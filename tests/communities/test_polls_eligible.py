@@ -23,11 +23,10 @@ from communities.models import PollRegistration
 from communities.poll_errors import PollJoinedAfterPublish, PollNotEligible
 from communities.services.poll_voting import cast_registered, get_member_units, issue_poll_credential
 from ledger.core.crypto import PrivateKey
-from voting.ledger_gateway import LedgerGateway, get_gateway, set_gateway
+from voting.ledger_gateway import get_gateway
 
-from tests.voting.inprocess_ledger import InProcessTransport
 
-from .poll_support import World, build_world, cast_tx, mobile_settings, open_poll, prepare_anonymous
+from .poll_support import World, build_world, cast_tx, in_process_ledger, open_poll, prepare_anonymous
 from .test_polls_api import signed_in
 
 
@@ -38,11 +37,8 @@ def now() -> datetime:
 
 @pytest.fixture
 def world(db: Any, settings: Any, tmp_path: Path) -> Iterator[World]:
-    settings.MOBILE = mobile_settings(tmp_path)
-    key = PrivateKey.generate()
-    set_gateway(LedgerGateway(InProcessTransport(key), key, timeout_s=5))
-    yield build_world()
-    set_gateway(None)
+    with in_process_ledger(settings, tmp_path):
+        yield build_world()
 
 
 def populate(world: World) -> None:

@@ -18,11 +18,9 @@ from communities.errors import CommunityError
 from communities.models import PollRegistration
 from communities.services.poll_voting import _claim_address, issue_poll_credential
 from ledger.core.crypto import PrivateKey
-from voting.ledger_gateway import LedgerGateway, set_gateway
 
-from tests.voting.inprocess_ledger import InProcessTransport
 
-from .poll_support import build_world, mobile_settings, open_poll, prepare_anonymous
+from .poll_support import build_world, in_process_ledger, open_poll, prepare_anonymous
 
 ATTEMPTS = 8
 
@@ -31,11 +29,8 @@ ATTEMPTS = 8
 def pg_world(transactional_db: Any, settings: Any, tmp_path: Path) -> Iterator[Any]:
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (SQLite serialises writers, so there is no race to test)")
-    settings.MOBILE = mobile_settings(tmp_path)
-    key = PrivateKey.generate()
-    set_gateway(LedgerGateway(InProcessTransport(key), key, timeout_s=5))
-    yield build_world()
-    set_gateway(None)
+    with in_process_ledger(settings, tmp_path):
+        yield build_world()
 
 
 def race(work: Callable[[int], Any]) -> list[str]:

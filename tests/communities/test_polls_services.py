@@ -27,11 +27,18 @@ from communities.poll_errors import (
 from communities.services import polls as poll_services
 from communities.services.poll_voting import cast_registered
 from ledger.core.crypto import PrivateKey
-from voting.ledger_gateway import LedgerGateway, get_gateway, set_gateway
-
 from tests.voting.inprocess_ledger import InProcessTransport
+from voting.ledger_gateway import get_gateway
 
-from .poll_support import World, build_world, cast_tx, draft, keys_of, mobile_settings, open_poll
+from .poll_support import (
+    World,
+    build_world,
+    cast_tx,
+    draft,
+    in_process_ledger,
+    keys_of,
+    open_poll,
+)
 
 
 @pytest.fixture
@@ -41,12 +48,8 @@ def now() -> datetime:
 
 @pytest.fixture
 def transport(settings: Any, tmp_path: Path) -> Iterator[InProcessTransport]:
-    settings.MOBILE = mobile_settings(tmp_path)
-    key = PrivateKey.generate()
-    transport = InProcessTransport(key)
-    set_gateway(LedgerGateway(transport, key, timeout_s=5))
-    yield transport
-    set_gateway(None)
+    with in_process_ledger(settings, tmp_path) as transport:
+        yield transport
 
 
 @pytest.fixture
